@@ -1,0 +1,786 @@
+//! The one config type: a sweep file in YAML, with the paper's recipe as every default so that a
+//! file lists only what differs. Loading rejects unknown keys and checks every value; each error is
+//! one line naming the file, the line, the key path, the bad value and what is allowed.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// Plain nets stack conv pairs; residual nets add a shortcut around every pair.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Arch {
+    Plain,
+    Residual,
+}
+
+/// How a residual block's shortcut matches shapes where a stage halves the map and doubles the
+/// channels: A subsamples and pads with zeros (no parameters), B projects with 1x1 conv + BN.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Shortcut {
+    A,
+    B,
+}
+
+/// Where to train: `auto` takes the first GPU when libtorch sees one, else the CPU.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Device {
+    Auto,
+    Cpu,
+    Cuda(usize),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Names the results folder; defaults to the file name without extension.
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub data: Data,
+    /// The main grid: every arch at every depth with every seed.
+    #[serde(default = "default_archs")]
+    pub archs: Vec<Arch>,
+    pub depths: Vec<u32>,
+    #[serde(default = "default_shortcut")]
+    pub shortcut: Shortcut,
+    #[serde(default = "default_seeds")]
+    pub seeds: Vec<u64>,
+    /// Further grids (e.g. more seeds at one depth); keys left out are taken from the main grid.
+    #[serde(default)]
+    pub grids: Vec<Grid>,
+    #[serde(default = "default_batch_size")]
+    pub batch_size: usize,
+    #[serde(default)]
+    pub optimizer: Optimizer,
+    #[serde(default)]
+    pub schedule: Schedule,
+    #[serde(default)]
+    pub augment: Augment,
+    /// Evaluate on the test (or validation) images every this many epochs, and after the last.
+    #[serde(default = "one")]
+    pub eval_every: u32,
+    /// Record the std of every 3x3 conv's response on the test set at the end (the paper's Fig. 7).
+    #[serde(default = "yes")]
+    pub layer_responses: bool,
+    /// auto | cpu | cuda | cuda:N; kept as written and parsed by [`Config::device`] once checked.
+    #[serde(default = "default_device")]
+    pub device: String,
+    /// libtorch intra-op threads; absent means libtorch's own choice (one per core).
+    #[serde(default)]
+    pub threads: Option<usize>,
+    #[serde(default = "default_results_dir")]
+    pub results_dir: PathBuf,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Data {
+    /// Folder with data_batch_1.bin … test_batch.bin; the environment variable CIFAR10_DIR wins.
+    #[serde(default = "default_data_dir")]
+    pub dir: PathBuf,
+    /// Fetch the official archive (md5-checked) when the folder holds no CIFAR-10 files.
+    #[serde(default = "yes")]
+    pub download: bool,
+    /// Images held out from the end of the training set for validation (the paper's 45k/5k: 5000).
+    #[serde(default)]
+    pub validation: usize,
+    /// Train on only the first this many of the remaining training images.
+    #[serde(default)]
+    pub train_subset: Option<usize>,
+    /// Evaluate on only the first this many test images.
+    #[serde(default)]
+    pub test_subset: Option<usize>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Grid {
+    pub archs: Option<Vec<Arch>>,
+    pub depths: Option<Vec<u32>>,
+    pub shortcut: Option<Shortcut>,
+    pub seeds: Option<Vec<u64>>,
+}
+
+/// A grid with every key given: each arch at each depth with each seed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FullGrid {
+    pub archs: Vec<Arch>,
+    pub depths: Vec<u32>,
+    pub shortcut: Shortcut,
+    pub seeds: Vec<u64>,
+}
+
+/// SGD with momentum, PyTorch semantics (weight decay added to the gradient).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Optimizer {
+    #[serde(default = "default_lr")]
+    pub lr: f64,
+    #[serde(default = "default_momentum")]
+    pub momentum: f64,
+    #[serde(default = "default_weight_decay")]
+    pub weight_decay: f64,
+    #[serde(default)]
+    pub nesterov: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Schedule {
+    /// Total training iterations (mini-batches).
+    #[serde(default = "default_iterations")]
+    pub iterations: u64,
+    /// Iterations at which the learning rate is multiplied by `gamma`.
+    #[serde(default = "default_milestones")]
+    pub milestones: Vec<u64>,
+    #[serde(default = "default_gamma")]
+    pub gamma: f64,
+    #[serde(default)]
+    pub warmup: Warmup,
+}
+
+/// The paper's rule for 110 layers and deeper: start at a small lr until training gets going.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Warmup {
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Nets at least this deep warm up.
+    #[serde(default = "default_warmup_min_depth")]
+    pub min_depth: u32,
+    #[serde(default = "default_warmup_lr")]
+    pub lr: f64,
+    /// Warm-up ends once the running training error falls below this fraction.
+    #[serde(default = "default_warmup_until")]
+    pub until_train_error: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Augment {
+    /// Zero pixels padded on each side (of the mean-subtracted image) before a random 32x32 crop;
+    /// 0 turns cropping off.
+    #[serde(default = "default_pad")]
+    pub pad: u32,
+    /// Horizontal flip with probability 0.5.
+    #[serde(default = "yes")]
+    pub flip: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+fn one() -> u32 {
+    1
+}
+fn default_archs() -> Vec<Arch> {
+    vec![Arch::Plain, Arch::Residual]
+}
+fn default_shortcut() -> Shortcut {
+    Shortcut::A
+}
+fn default_seeds() -> Vec<u64> {
+    vec![0]
+}
+fn default_batch_size() -> usize {
+    128
+}
+fn default_results_dir() -> PathBuf {
+    PathBuf::from("results")
+}
+fn default_device() -> String {
+    "auto".into()
+}
+fn default_data_dir() -> PathBuf {
+    PathBuf::from("data/cifar10")
+}
+fn default_lr() -> f64 {
+    0.1
+}
+fn default_momentum() -> f64 {
+    0.9
+}
+fn default_weight_decay() -> f64 {
+    1e-4
+}
+fn default_iterations() -> u64 {
+    64_000
+}
+fn default_milestones() -> Vec<u64> {
+    vec![32_000, 48_000]
+}
+fn default_gamma() -> f64 {
+    0.1
+}
+fn default_warmup_min_depth() -> u32 {
+    110
+}
+fn default_warmup_lr() -> f64 {
+    0.01
+}
+fn default_warmup_until() -> f64 {
+    0.8
+}
+fn default_pad() -> u32 {
+    4
+}
+
+impl Default for Data {
+    fn default() -> Self {
+        Data { dir: default_data_dir(), download: true, validation: 0, train_subset: None, test_subset: None }
+    }
+}
+
+impl Default for Optimizer {
+    fn default() -> Self {
+        Optimizer {
+            lr: default_lr(),
+            momentum: default_momentum(),
+            weight_decay: default_weight_decay(),
+            nesterov: false,
+        }
+    }
+}
+
+impl Default for Schedule {
+    fn default() -> Self {
+        Schedule {
+            iterations: default_iterations(),
+            milestones: default_milestones(),
+            gamma: default_gamma(),
+            warmup: Warmup::default(),
+        }
+    }
+}
+
+impl Default for Warmup {
+    fn default() -> Self {
+        Warmup {
+            enabled: true,
+            min_depth: default_warmup_min_depth(),
+            lr: default_warmup_lr(),
+            until_train_error: default_warmup_until(),
+        }
+    }
+}
+
+impl Default for Augment {
+    fn default() -> Self {
+        Augment { pad: default_pad(), flip: true }
+    }
+}
+
+impl fmt::Display for Arch {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str(match self {
+            Arch::Plain => "plain",
+            Arch::Residual => "residual",
+        })
+    }
+}
+
+impl fmt::Display for Shortcut {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str(match self {
+            Shortcut::A => "A",
+            Shortcut::B => "B",
+        })
+    }
+}
+
+impl std::str::FromStr for Device {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "auto" => Ok(Device::Auto),
+            "cpu" => Ok(Device::Cpu),
+            "cuda" => Ok(Device::Cuda(0)),
+            other => {
+                other.strip_prefix("cuda:").and_then(|i| i.parse().ok()).map(Device::Cuda).ok_or_else(|| {
+                    format!("= {s:?} is not a device; use auto, cpu, cuda or cuda:N (N = 0, 1, …)")
+                })
+            }
+        }
+    }
+}
+
+impl fmt::Display for Device {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        match self {
+            Device::Auto => f.write_str("auto"),
+            Device::Cpu => f.write_str("cpu"),
+            Device::Cuda(i) => write!(f, "cuda:{i}"),
+        }
+    }
+}
+
+/// A config that cannot be used: `file:line: key = value: what is allowed`, on one line.
+#[derive(Debug, thiserror::Error)]
+pub struct ConfigError {
+    pub file: PathBuf,
+    pub line: Option<usize>,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "{}", self.file.display())?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+        }
+        // Messages from the YAML parser may span lines; the contract is one line.
+        write!(f, ": {}", self.message.replace('\n', " "))
+    }
+}
+
+/// One step of a key path such as `grids[1].depths[0]`.
+#[derive(Debug, Clone, PartialEq)]
+enum Seg {
+    Key(&'static str),
+    Index(usize),
+}
+
+/// A bad value found by [`Config::check`]: where it is, and what is wrong with it.
+struct Invalid {
+    path: Vec<Seg>,
+    message: String,
+}
+
+fn path_text(path: &[Seg]) -> String {
+    let mut s = String::new();
+    for seg in path {
+        match seg {
+            Seg::Key(k) if s.is_empty() => s.push_str(k),
+            Seg::Key(k) => {
+                s.push('.');
+                s.push_str(k);
+            }
+            Seg::Index(i) => s.push_str(&format!("[{i}]")),
+        }
+    }
+    s
+}
+
+impl Config {
+    /// Reads, parses and checks a sweep file.
+    pub fn load(file: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(file).map_err(|e| ConfigError {
+            file: file.to_path_buf(),
+            line: None,
+            message: format!("cannot read the config file ({e}); check the path"),
+        })?;
+        let stem = file.file_stem().and_then(|s| s.to_str()).unwrap_or("experiment");
+        Config::parse(&text, file, stem)
+    }
+
+    /// Parses and checks YAML text; `file` names it in errors, `stem` is the default name.
+    pub fn parse(text: &str, file: &Path, stem: &str) -> Result<Config, ConfigError> {
+        let mut cfg: Config = serde_norway::from_str(text).map_err(|e| ConfigError {
+            file: file.to_path_buf(),
+            line: e.location().map(|l| l.line()),
+            message: strip_location(&e.to_string()),
+        })?;
+        if cfg.name.is_empty() {
+            cfg.name = stem.to_string();
+        }
+        cfg.check().map_err(|bad| ConfigError {
+            file: file.to_path_buf(),
+            line: locate(text, &bad.path),
+            message: format!("{} {}", path_text(&bad.path), bad.message),
+        })?;
+        Ok(cfg)
+    }
+
+    /// The configured device (checked when the config was loaded).
+    pub fn device(&self) -> Device {
+        self.device.parse().expect("device checked by Config::check")
+    }
+
+    /// Every grid of the sweep with the main grid's values filled in, the main grid first.
+    pub fn grids(&self) -> Vec<FullGrid> {
+        let main = Grid { archs: None, depths: None, shortcut: None, seeds: None };
+        std::iter::once(&main)
+            .chain(&self.grids)
+            .map(|g| FullGrid {
+                archs: g.archs.clone().unwrap_or_else(|| self.archs.clone()),
+                depths: g.depths.clone().unwrap_or_else(|| self.depths.clone()),
+                shortcut: g.shortcut.unwrap_or(self.shortcut),
+                seeds: g.seeds.clone().unwrap_or_else(|| self.seeds.clone()),
+            })
+            .collect()
+    }
+
+    fn check(&self) -> Result<(), Invalid> {
+        use Seg::{Index, Key};
+        let bad = |path: Vec<Seg>, message: String| Err(Invalid { path, message });
+
+        if !self.name.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+            || self.name.starts_with('.')
+        {
+            return bad(
+                vec![Key("name")],
+                format!(
+                    "= {:?} cannot name a results folder; use letters, digits, '.', '_' and '-'",
+                    self.name
+                ),
+            );
+        }
+        check_grid(vec![], &self.archs, &self.depths, &self.seeds)?;
+        for (i, g) in self.grids.iter().enumerate() {
+            let at = || vec![Key("grids"), Index(i)];
+            let archs = g.archs.as_ref().unwrap_or(&self.archs);
+            let depths = g.depths.as_ref().unwrap_or(&self.depths);
+            let seeds = g.seeds.as_ref().unwrap_or(&self.seeds);
+            check_grid(at(), archs, depths, seeds)?;
+        }
+
+        if self.batch_size == 0 {
+            return bad(vec![Key("batch_size")], "= 0; use a positive batch size (the paper: 128)".into());
+        }
+        let o = &self.optimizer;
+        let at = |k| vec![Key("optimizer"), Key(k)];
+        if !(o.lr > 0.0 && o.lr.is_finite()) {
+            return bad(at("lr"), format!("= {} must be a positive number (the paper: 0.1)", o.lr));
+        }
+        if !(0.0..1.0).contains(&o.momentum) {
+            return bad(at("momentum"), format!("= {} must be in [0, 1) (the paper: 0.9)", o.momentum));
+        }
+        if !(o.weight_decay >= 0.0 && o.weight_decay.is_finite()) {
+            return bad(
+                at("weight_decay"),
+                format!("= {} must be zero or positive (the paper: 0.0001)", o.weight_decay),
+            );
+        }
+        if o.nesterov && o.momentum == 0.0 {
+            return bad(at("nesterov"), "= true needs a momentum above 0".into());
+        }
+
+        let s = &self.schedule;
+        let at = |k| vec![Key("schedule"), Key(k)];
+        if s.iterations == 0 {
+            return bad(
+                at("iterations"),
+                "= 0; use a positive number of iterations (the paper: 64000)".into(),
+            );
+        }
+        let mut prev = 0;
+        for (i, &m) in s.milestones.iter().enumerate() {
+            let at = || vec![Key("schedule"), Key("milestones"), Index(i)];
+            if m <= prev {
+                return bad(
+                    at(),
+                    format!(
+                        "= {m} must be above the milestone before it ({prev}): list milestones in increasing order"
+                    ),
+                );
+            }
+            if m >= s.iterations {
+                return bad(
+                    at(),
+                    format!(
+                        "= {m} is not before the end of training (iterations = {}); remove it or raise iterations",
+                        s.iterations
+                    ),
+                );
+            }
+            prev = m;
+        }
+        if !(s.gamma > 0.0 && s.gamma.is_finite()) {
+            return bad(at("gamma"), format!("= {} must be a positive factor (the paper: 0.1)", s.gamma));
+        }
+        let w = &s.warmup;
+        let at = |k| vec![Key("schedule"), Key("warmup"), Key(k)];
+        if !(w.lr > 0.0 && w.lr.is_finite()) {
+            return bad(at("lr"), format!("= {} must be a positive number (the paper: 0.01)", w.lr));
+        }
+        if !(w.until_train_error > 0.0 && w.until_train_error <= 1.0) {
+            return bad(
+                at("until_train_error"),
+                format!("= {} must be a fraction in (0, 1] (the paper: 0.8)", w.until_train_error),
+            );
+        }
+
+        if self.augment.pad > 32 {
+            return bad(
+                vec![Key("augment"), Key("pad")],
+                format!("= {} is too large; use 0 to 32 pixels (the paper: 4)", self.augment.pad),
+            );
+        }
+        if self.eval_every == 0 {
+            return bad(vec![Key("eval_every")], "= 0; use a positive number of epochs".into());
+        }
+        if let Err(message) = self.device.parse::<Device>() {
+            return bad(vec![Key("device")], message);
+        }
+        if self.threads == Some(0) {
+            return bad(
+                vec![Key("threads")],
+                "= 0; use a positive number, or leave it out for one per core".into(),
+            );
+        }
+
+        let d = &self.data;
+        let at = |k| vec![Key("data"), Key(k)];
+        if d.validation >= crate::data::TRAIN_IMAGES {
+            return bad(
+                at("validation"),
+                format!(
+                    "= {} leaves no training images; use 0 to {} (the paper: 5000)",
+                    d.validation,
+                    crate::data::TRAIN_IMAGES - 1
+                ),
+            );
+        }
+        let left = crate::data::TRAIN_IMAGES - d.validation;
+        if let Some(n) = d.train_subset
+            && (n == 0 || n > left)
+        {
+            return bad(
+                at("train_subset"),
+                format!("= {n} must be 1 to {left} (the training images left after validation)"),
+            );
+        }
+        if let Some(n) = d.test_subset
+            && (n == 0 || n > crate::data::TEST_IMAGES)
+        {
+            return bad(at("test_subset"), format!("= {n} must be 1 to {}", crate::data::TEST_IMAGES));
+        }
+        Ok(())
+    }
+}
+
+fn check_grid(at: Vec<Seg>, archs: &[Arch], depths: &[u32], seeds: &[u64]) -> Result<(), Invalid> {
+    let key = |k: &'static str| {
+        let mut p = at.clone();
+        p.push(Seg::Key(k));
+        p
+    };
+    let bad = |path: Vec<Seg>, message: String| Err(Invalid { path, message });
+    if archs.is_empty() {
+        return bad(key("archs"), "is empty; list plain, residual or both".into());
+    }
+    if let Some(i) = (1..archs.len()).find(|&i| archs[..i].contains(&archs[i])) {
+        return bad(key("archs"), format!("lists {} twice; list each arch once", archs[i]));
+    }
+    if depths.is_empty() {
+        return bad(key("depths"), "is empty; list at least one depth, e.g. [20, 56]".into());
+    }
+    for (i, &d) in depths.iter().enumerate() {
+        if d < 8 || !(d - 2).is_multiple_of(6) {
+            let mut p = key("depths");
+            p.push(Seg::Index(i));
+            return bad(
+                p,
+                format!(
+                    "= {d} is not 6n+2 layers; use 8, 14, 20, 32, 44, 56, 110, 1202 or another 6n+2 with n >= 1"
+                ),
+            );
+        }
+    }
+    if seeds.is_empty() {
+        return bad(key("seeds"), "is empty; list at least one seed, e.g. [0]".into());
+    }
+    Ok(())
+}
+
+/// The parser's messages end in "at line L column C"; the line is reported up front instead.
+fn strip_location(msg: &str) -> String {
+    match msg.rfind(" at line ") {
+        Some(i) => msg[..i].to_string(),
+        None => msg.to_string(),
+    }
+}
+
+/// The column where a line's content starts, after indentation and any "- " item markers, and
+/// the mapping key found there (if the content is `key: …`).
+fn content(line: &str) -> (usize, Option<&str>) {
+    let mut col = line.len() - line.trim_start().len();
+    let mut rest = line.trim_start();
+    while let Some(r) = rest.strip_prefix("- ") {
+        col += 2 + (r.len() - r.trim_start().len());
+        rest = r.trim_start();
+    }
+    let key = rest.split_once(':').and_then(|(k, v)| {
+        let plain = !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        (plain && (v.is_empty() || v.starts_with(' '))).then_some(k)
+    });
+    (col, key)
+}
+
+fn indent(line: &str) -> usize {
+    line.len() - line.trim_start().len()
+}
+
+fn is_content(line: &str) -> bool {
+    let t = line.trim_start();
+    !t.is_empty() && !t.starts_with('#')
+}
+
+/// The 1-based line of a key path in block-style YAML, or of its nearest located ancestor when
+/// the rest is written in flow style (`[20, 56]`, `{lr: 0.1}`); None if even the first key is absent.
+fn locate(text: &str, path: &[Seg]) -> Option<usize> {
+    let lines: Vec<&str> = text.lines().collect();
+    let (mut lo, mut hi) = (0, lines.len());
+    let mut found: Option<usize> = None;
+    for seg in path {
+        match *seg {
+            Seg::Key(k) => {
+                // Nothing below: the value is in flow style on the line already found.
+                let Some(first) = (lo..hi).find(|&i| is_content(lines[i])) else {
+                    return found.map(|f| f + 1);
+                };
+                let col = content(lines[first]).0;
+                let Some(at) = (lo..hi).find(|&i| content(lines[i]) == (col, Some(k))) else {
+                    return found.map(|f| f + 1);
+                };
+                found = Some(at);
+                // The value's block: the following lines indented past the key, or items of a
+                // sequence written at the key's own indentation.
+                let end = (at + 1..hi)
+                    .find(|&i| {
+                        is_content(lines[i])
+                            && (indent(lines[i]) < col
+                                || (indent(lines[i]) == col && !lines[i].trim_start().starts_with('-')))
+                    })
+                    .unwrap_or(hi);
+                (lo, hi) = (at + 1, end);
+            }
+            Seg::Index(n) => {
+                let items: Vec<usize> = (lo..hi)
+                    .filter(|&i| is_content(lines[i]) && lines[i].trim_start().starts_with('-'))
+                    .collect();
+                let Some(&first) = items.first() else {
+                    return found.map(|f| f + 1);
+                };
+                let dash = indent(lines[first]);
+                let items: Vec<usize> = items.into_iter().filter(|&i| indent(lines[i]) == dash).collect();
+                let Some(&at) = items.get(n) else {
+                    return found.map(|f| f + 1);
+                };
+                found = Some(at);
+                let end = items.get(n + 1).copied().unwrap_or(hi);
+                (lo, hi) = (at, end);
+            }
+        }
+    }
+    found.map(|f| f + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, String> {
+        Config::parse(text, Path::new("sweep.yaml"), "sweep").map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn defaults_are_the_papers_recipe() {
+        let c = parse("depths: [20, 56]\n").unwrap();
+        assert_eq!(c.name, "sweep");
+        assert_eq!(c.archs, vec![Arch::Plain, Arch::Residual]);
+        assert_eq!(c.shortcut, Shortcut::A);
+        assert_eq!(c.batch_size, 128);
+        assert_eq!(c.optimizer, Optimizer { lr: 0.1, momentum: 0.9, weight_decay: 1e-4, nesterov: false });
+        assert_eq!(c.schedule.iterations, 64_000);
+        assert_eq!(c.schedule.milestones, vec![32_000, 48_000]);
+        assert_eq!(c.schedule.gamma, 0.1);
+        assert_eq!(
+            c.schedule.warmup,
+            Warmup { enabled: true, min_depth: 110, lr: 0.01, until_train_error: 0.8 }
+        );
+        assert_eq!(c.augment, Augment { pad: 4, flip: true });
+        assert_eq!(c.device(), Device::Auto);
+        assert!(c.layer_responses);
+        assert_eq!(c.data.validation, 0);
+    }
+
+    #[test]
+    fn devices_parse() {
+        for (s, d) in [
+            ("auto", Device::Auto),
+            ("cpu", Device::Cpu),
+            ("cuda", Device::Cuda(0)),
+            ("cuda:3", Device::Cuda(3)),
+        ] {
+            assert_eq!(parse(&format!("depths: [20]\ndevice: {s}\n")).unwrap().device(), d);
+            assert_eq!(d.to_string().parse(), Ok(d));
+        }
+    }
+
+    #[test]
+    fn extra_grids_inherit_the_main_grid() {
+        let c = parse("depths: [20]\nseeds: [7]\ngrids:\n  - depths: [110]\n    seeds: [1, 2]\n  - archs: [residual]\n    shortcut: B\n").unwrap();
+        let g = c.grids();
+        assert_eq!(g.len(), 3);
+        assert_eq!(
+            (g[1].archs.clone(), g[1].depths.clone(), g[1].shortcut, g[1].seeds.clone()),
+            (vec![Arch::Plain, Arch::Residual], vec![110], Shortcut::A, vec![1, 2])
+        );
+        assert_eq!(
+            (g[2].archs.clone(), g[2].depths.clone(), g[2].shortcut, g[2].seeds.clone()),
+            (vec![Arch::Residual], vec![20], Shortcut::B, vec![7])
+        );
+    }
+
+    /// Each bad input gives one line naming the file, the line, the key path, the bad value and
+    /// what is allowed.
+    #[test]
+    fn errors_name_file_line_key_value_and_remedy() {
+        let cases: &[(&str, &[&str])] = &[
+            ("depths: [20, 21]\n", &["sweep.yaml:1:", "depths[1] = 21", "6n+2"]),
+            ("name: x\ndepths:\n  - 20\n  - 22\n", &["sweep.yaml:4:", "depths[1] = 22"]),
+            ("depths: []\n", &["sweep.yaml:1:", "depths is empty"]),
+            (
+                "depths: [20]\noptimizer:\n  momentum: 0.9\n  lr: -1\n",
+                &["sweep.yaml:4:", "optimizer.lr = -1", "positive"],
+            ),
+            ("depths: [20]\nbatch_size: 0\n", &["sweep.yaml:2:", "batch_size = 0"]),
+            (
+                "depths: [20]\nschedule:\n  milestones: [48000, 32000]\n",
+                &["sweep.yaml:3:", "milestones[1] = 32000", "increasing"],
+            ),
+            (
+                "depths: [20]\nschedule:\n  iterations: 1000\n  milestones:\n    - 500\n    - 2000\n",
+                &["sweep.yaml:6:", "milestones[1] = 2000", "iterations = 1000"],
+            ),
+            (
+                "depths: [20]\narchs: [plain, resnet]\n",
+                &["sweep.yaml:2:", "archs", "resnet", "plain", "residual"],
+            ),
+            ("depths: [20]\nshortcut: C\n", &["sweep.yaml:2:", "shortcut", "`C`", "`A`", "`B`"]),
+            ("depths: [20]\ndevice: gpu\n", &["sweep.yaml:2:", "device", "gpu", "cuda:N"]),
+            ("depths: [20]\noptimiser:\n  lr: 0.1\n", &["sweep.yaml:2:", "optimiser", "expected one of"]),
+            ("depths: [20]\noptimizer:\n  lr: fast\n", &["sweep.yaml:3:", "optimizer.lr", "fast"]),
+            (
+                "depths: [20]\ngrids:\n  - depths: [110]\n  - seeds: []\n",
+                &["sweep.yaml:4:", "grids[1].seeds is empty"],
+            ),
+            ("depths: [20]\ndata:\n  validation: 50000\n", &["sweep.yaml:3:", "data.validation = 50000"]),
+            ("depths: [20]\ndata: {train_subset: 0}\n", &["sweep.yaml:2:", "data.train_subset = 0"]),
+            ("name: a/b\ndepths: [20]\n", &["sweep.yaml:1:", "name", "a/b"]),
+            ("archs: [plain]\n", &["sweep.yaml", "missing field `depths`"]),
+            ("depths: [20\n", &["sweep.yaml"]),
+        ];
+        for (text, wants) in cases {
+            let err = parse(text).expect_err(text);
+            assert_eq!(err.lines().count(), 1, "{err}");
+            for want in *wants {
+                assert!(err.contains(want), "{text:?}: error {err:?} lacks {want:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn locate_finds_nested_keys_and_items() {
+        let text =
+            "a: 1\ngrids:\n  - depths: [1]\n    seeds: [2]\n  - seeds:\n      - 3\n      - 4\nseeds: [5]\n";
+        use Seg::{Index, Key};
+        assert_eq!(locate(text, &[Key("seeds")]), Some(8));
+        assert_eq!(locate(text, &[Key("grids"), Index(0), Key("seeds")]), Some(4));
+        assert_eq!(locate(text, &[Key("grids"), Index(1), Key("seeds"), Index(1)]), Some(7));
+        assert_eq!(locate(text, &[Key("grids"), Index(1), Key("depths")]), Some(5));
+        assert_eq!(locate(text, &[Key("nope")]), None);
+    }
+}

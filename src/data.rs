@@ -1,0 +1,515 @@
+//! CIFAR-10 in the official binary layout: validation of the files, download of the official
+//! archive, the splits the recipe asks for, the per-pixel mean image, and the paper's
+//! augmentation as batched tensor ops on the training device.
+//!
+//! tch's own `vision::cifar` reader assumes exactly 10,000 records a file and copies one image at
+//! a time; this one reads each file with one tensor op, checks it first, and also accepts the small
+//! CIFAR-shaped files that tests write.
+
+use anyhow::{Context, Result, bail, ensure};
+use std::fs;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use tch::{Device, Kind, Tensor};
+
+pub const TRAIN_FILES: [&str; 5] =
+    ["data_batch_1.bin", "data_batch_2.bin", "data_batch_3.bin", "data_batch_4.bin", "data_batch_5.bin"];
+pub const TEST_FILE: &str = "test_batch.bin";
+pub const TRAIN_IMAGES: usize = 50_000;
+pub const TEST_IMAGES: usize = 10_000;
+const RECORDS_PER_FILE: usize = 10_000;
+/// One label byte, then 1024 red, 1024 green and 1024 blue bytes, each plane row-major 32x32.
+const RECORD: usize = 1 + 3 * 32 * 32;
+pub const CLASSES: u8 = 10;
+
+pub const OFFICIAL_URL: &str = "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz";
+pub const OFFICIAL_MD5: &str = "c32a1d4ab5d03f1284b67883e8d87530";
+
+/// The data folder: the environment variable CIFAR10_DIR wins over the config's `data.dir`.
+pub fn resolve_dir(configured: &Path) -> PathBuf {
+    match std::env::var_os("CIFAR10_DIR") {
+        Some(d) if !d.is_empty() => PathBuf::from(d),
+        _ => configured.to_path_buf(),
+    }
+}
+
+fn all_files() -> impl Iterator<Item = &'static str> {
+    TRAIN_FILES.into_iter().chain([TEST_FILE])
+}
+
+/// Makes sure `dir` holds the six CIFAR-10 files, downloading the official archive into an empty
+/// or missing folder when `download` allows. Never overwrites a file that is already there.
+pub fn ensure_present(dir: &Path, download: bool) -> Result<()> {
+    let missing: Vec<&str> = all_files().filter(|f| !dir.join(f).is_file()).collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let how = format!(
+        "put the CIFAR-10 binary version (cifar-10-binary.tar.gz from https://www.cs.toronto.edu/~kriz/cifar.html, \
+         extracted: data_batch_1.bin … data_batch_5.bin, test_batch.bin) in {}, or point CIFAR10_DIR at a folder holding them",
+        dir.display()
+    );
+    if missing.len() < 6 {
+        bail!("CIFAR-10 in {} is incomplete: {} missing; {how}", dir.display(), missing.join(", "));
+    }
+    if !download {
+        bail!("no CIFAR-10 files in {} and data.download is false; {how}", dir.display());
+    }
+    eprintln!("data: downloading CIFAR-10 ({OFFICIAL_URL}, 163 MB) into {}", dir.display());
+    fetch_archive(OFFICIAL_URL, OFFICIAL_MD5, dir)
+        .with_context(|| format!("could not download CIFAR-10; {how}"))
+}
+
+/// Downloads a cifar-10-binary.tar.gz, checks its md5 and extracts the batch files into `dir`.
+/// Each file appears only once complete (temporary name, then rename).
+pub fn fetch_archive(url: &str, md5: &str, dir: &Path) -> Result<()> {
+    use md5::{Digest, Md5};
+    fs::create_dir_all(dir).with_context(|| format!("cannot create data folder {}", dir.display()))?;
+    let archive = dir.join("cifar-10-binary.tar.gz.part");
+    let agent = ureq::Agent::new_with_config(
+        ureq::Agent::config_builder()
+            .timeout_connect(Some(std::time::Duration::from_secs(30)))
+            .timeout_recv_body(Some(std::time::Duration::from_secs(120)))
+            .build(),
+    );
+    let result = (|| -> Result<()> {
+        let response = agent.get(url).call().with_context(|| format!("GET {url} failed (offline?)"))?;
+        let mut body = response.into_body().into_reader();
+        let mut out =
+            fs::File::create(&archive).with_context(|| format!("cannot write {}", archive.display()))?;
+        let mut hasher = Md5::new();
+        let mut buf = vec![0u8; 1 << 20];
+        loop {
+            let k = body.read(&mut buf).with_context(|| format!("download from {url} broke off"))?;
+            if k == 0 {
+                break;
+            }
+            hasher.update(&buf[..k]);
+            out.write_all(&buf[..k])?;
+        }
+        out.sync_all()?;
+        let got = format!("{:x}", hasher.finalize());
+        ensure!(
+            got == md5,
+            "md5 of the download is {got}, expected {md5}: the file is damaged or not the official archive"
+        );
+        let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(fs::File::open(&archive)?));
+        for entry in tar.entries()? {
+            let mut entry = entry?;
+            let path = entry.path()?.into_owned();
+            let Some(name) = path.file_name().and_then(|n| n.to_str()) else { continue };
+            if all_files().any(|f| f == name) || name == "batches.meta.txt" {
+                let part = dir.join(format!("{name}.part"));
+                entry.unpack(&part)?;
+                fs::rename(&part, dir.join(name))?;
+            }
+        }
+        Ok(())
+    })();
+    let _ = fs::remove_file(&archive);
+    result
+}
+
+/// Reads one batch file: images as uint8 [N, 3, 32, 32] and labels as int64 [N]. Errors name the
+/// file and say what is wrong with it.
+pub fn read_batch(path: &Path) -> Result<(Tensor, Tensor)> {
+    let bytes = fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let replace = "replace it with the original file (or empty the folder to download CIFAR-10 again)";
+    if bytes.is_empty() || bytes.len() % RECORD != 0 {
+        bail!(
+            "{} is {} bytes, not a whole number of {RECORD}-byte records (CIFAR-10 files are {} bytes): truncated or not CIFAR-10; {replace}",
+            path.display(),
+            bytes.len(),
+            RECORD * RECORDS_PER_FILE
+        );
+    }
+    let n = bytes.len() / RECORD;
+    if let Some(i) = (0..n).find(|&i| bytes[i * RECORD] >= CLASSES) {
+        bail!(
+            "{}: record {i} has label {}, CIFAR-10 labels are 0 to 9: the file is corrupt or not CIFAR-10; {replace}",
+            path.display(),
+            bytes[i * RECORD]
+        );
+    }
+    let all = Tensor::from_slice(&bytes).view([n as i64, RECORD as i64]);
+    let labels = all.narrow(1, 0, 1).squeeze_dim(1).to_kind(Kind::Int64);
+    let images = all.narrow(1, 1, RECORD as i64 - 1).contiguous().view([n as i64, 3, 32, 32]);
+    Ok((images, labels))
+}
+
+/// The whole data set as read from disk (uint8 images, int64 labels, on the CPU).
+#[derive(Debug)]
+pub struct Cifar10 {
+    pub train_images: Tensor,
+    pub train_labels: Tensor,
+    pub test_images: Tensor,
+    pub test_labels: Tensor,
+}
+
+impl Cifar10 {
+    /// Reads and checks the six files in `dir`.
+    pub fn load(dir: &Path) -> Result<Cifar10> {
+        let mut train = Vec::new();
+        for f in TRAIN_FILES {
+            let (x, y) = read_batch(&dir.join(f))?;
+            if let Some((x0, _)) = train.first() {
+                let (a, b): (&Tensor, &Tensor) = (x0, &x);
+                ensure!(
+                    a.size()[0] == b.size()[0],
+                    "{} has {} records but {} has {}: a file is truncated; replace it with the original",
+                    dir.join(f).display(),
+                    b.size()[0],
+                    dir.join(TRAIN_FILES[0]).display(),
+                    a.size()[0]
+                );
+            }
+            train.push((x, y));
+        }
+        let (test_images, test_labels) = read_batch(&dir.join(TEST_FILE))?;
+        let (xs, ys): (Vec<Tensor>, Vec<Tensor>) = train.into_iter().unzip();
+        let data = Cifar10 {
+            train_images: Tensor::cat(&xs, 0),
+            train_labels: Tensor::cat(&ys, 0),
+            test_images,
+            test_labels,
+        };
+        let (tr, te) = (data.train_images.size()[0] as usize, data.test_images.size()[0] as usize);
+        if tr != TRAIN_IMAGES || te != TEST_IMAGES {
+            eprintln!(
+                "data: {} holds {tr} training and {te} test images, not CIFAR-10's 50,000 and 10,000",
+                dir.display()
+            );
+        }
+        Ok(data)
+    }
+
+    /// The images a run trains and evaluates on: the last `validation` training images are held
+    /// out and, when there are any, replace the test set for evaluation (the paper's 45k/5k split);
+    /// subsets take the first images of what remains.
+    pub fn split(
+        &self,
+        validation: usize,
+        train_subset: Option<usize>,
+        test_subset: Option<usize>,
+    ) -> Result<Split> {
+        let total = self.train_images.size()[0] as usize;
+        ensure!(
+            validation < total,
+            "data.validation = {validation} leaves none of the {total} training images; lower it"
+        );
+        let left = total - validation;
+        let n_train = train_subset.unwrap_or(left);
+        ensure!(
+            (1..=left).contains(&n_train),
+            "data.train_subset = {n_train} exceeds the {left} training images left after validation; lower it"
+        );
+        let (eval_x, eval_y) = if validation > 0 {
+            (
+                self.train_images.narrow(0, left as i64, validation as i64),
+                self.train_labels.narrow(0, left as i64, validation as i64),
+            )
+        } else {
+            (self.test_images.shallow_clone(), self.test_labels.shallow_clone())
+        };
+        let available = eval_x.size()[0] as usize;
+        let n_eval = test_subset.unwrap_or(available);
+        ensure!(
+            (1..=available).contains(&n_eval),
+            "data.test_subset = {n_eval} exceeds the {available} evaluation images; lower it"
+        );
+        let train_images = self.train_images.narrow(0, 0, n_train as i64);
+        Ok(Split {
+            mean: mean_image(&train_images),
+            train_labels: self.train_labels.narrow(0, 0, n_train as i64),
+            train_images,
+            eval_images: eval_x.narrow(0, 0, n_eval as i64),
+            eval_labels: eval_y.narrow(0, 0, n_eval as i64),
+            evaluates_on_validation: validation > 0,
+        })
+    }
+}
+
+/// What one run sees: training and evaluation images (uint8) with labels, and the mean image.
+#[derive(Debug)]
+pub struct Split {
+    pub train_images: Tensor,
+    pub train_labels: Tensor,
+    pub eval_images: Tensor,
+    pub eval_labels: Tensor,
+    /// The per-pixel mean of the training images, float [3, 32, 32] in [0, 1].
+    pub mean: Tensor,
+    pub evaluates_on_validation: bool,
+}
+
+impl Split {
+    /// Moves everything to `device` once, so that batches never cross the bus.
+    pub fn to_device(&self, device: Device) -> Split {
+        Split {
+            train_images: self.train_images.to_device(device),
+            train_labels: self.train_labels.to_device(device),
+            eval_images: self.eval_images.to_device(device),
+            eval_labels: self.eval_labels.to_device(device),
+            mean: self.mean.to_device(device),
+            evaluates_on_validation: self.evaluates_on_validation,
+        }
+    }
+}
+
+/// The per-pixel mean image of uint8 images [N, 3, 32, 32], as float [3, 32, 32] in [0, 1].
+pub fn mean_image(images: &Tensor) -> Tensor {
+    images.to_kind(Kind::Double).mean_dim(0, false, Kind::Double).to_kind(Kind::Float) / 255.0
+}
+
+/// uint8 images to the net's input: scaled to [0, 1], per-pixel mean subtracted.
+pub fn normalize(images: &Tensor, mean: &Tensor) -> Tensor {
+    images.to_kind(Kind::Float) / 255.0 - mean
+}
+
+/// SplitMix64: a tiny generator whose whole state is one u64, so an epoch's randomness follows
+/// from (seed, epoch) alone and a resumed run draws exactly what an uninterrupted one would.
+#[derive(Debug, Clone)]
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64, stream: u64) -> Rng {
+        let mut r = Rng(seed ^ 0x5851_f42d_4c95_7f2d);
+        let s = r.next_u64();
+        Rng(s ^ stream.wrapping_mul(0x9e37_79b9_7f4a_7c15))
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in 0..n (Lemire's multiply-shift; the bias is below 2^-40 for these sizes).
+    pub fn below(&mut self, n: u64) -> u64 {
+        ((self.next_u64() as u128 * n as u128) >> 64) as u64
+    }
+}
+
+/// One epoch's randomness, drawn on the host once and sent to the device in one go: the order of
+/// the training images and, per position, the crop offsets and whether to flip.
+pub struct EpochDraw {
+    pub order: Tensor,
+    pub dy: Tensor,
+    pub dx: Tensor,
+    pub flip: Tensor,
+}
+
+/// The pad-crop-flip augmentation of the paper.
+#[derive(Debug, Clone, Copy)]
+pub struct Augmentation {
+    pub pad: i64,
+    pub flip: bool,
+}
+
+impl Augmentation {
+    pub fn draw(&self, n: usize, seed: u64, epoch: u64, device: Device) -> EpochDraw {
+        let mut rng = Rng::new(seed, epoch);
+        let mut order: Vec<i64> = (0..n as i64).collect();
+        for i in (1..n).rev() {
+            order.swap(i, rng.below(i as u64 + 1) as usize);
+        }
+        let span = 2 * self.pad as u64 + 1;
+        let mut offsets = |_| (0..n).map(|_| rng.below(span) as i64).collect::<Vec<_>>();
+        let (dy, dx) = (offsets(0), offsets(1));
+        let flip: Vec<bool> = (0..n).map(|_| self.flip && rng.next_u64() >> 63 == 1).collect();
+        EpochDraw {
+            order: Tensor::from_slice(&order).to_device(device),
+            dy: Tensor::from_slice(&dy).to_device(device),
+            dx: Tensor::from_slice(&dx).to_device(device),
+            flip: Tensor::from_slice(&flip).to_device(device),
+        }
+    }
+
+    /// Pads a normalized batch [B, C, H, W] with zeros, crops an HxW window at (dy, dx) per image
+    /// and mirrors the images whose `flip` is set: two gathers, no loop over images.
+    pub fn apply(&self, xs: &Tensor, dy: &Tensor, dx: &Tensor, flip: &Tensor) -> Tensor {
+        let (b, c, h, w) = xs.size4().expect("images are [B, C, H, W]");
+        let p = self.pad;
+        let padded = xs.constant_pad_nd([p, p, p, p]);
+        let opts = (Kind::Int64, xs.device());
+        let rows = dy.view([b, 1]) + Tensor::arange(h, opts).view([1, h]);
+        let ascending = Tensor::arange(w, opts).view([1, w]);
+        let cols =
+            dx.view([b, 1]) + ascending.where_self(&flip.logical_not().view([b, 1]), &(w - 1 - &ascending));
+        let rows = rows.view([b, 1, h, 1]).expand([b, c, h, w + 2 * p], false);
+        let cols = cols.view([b, 1, 1, w]).expand([b, c, h, w], false);
+        padded.gather(2, &rows, false).gather(3, &cols, false)
+    }
+}
+
+/// Writes CIFAR-shaped files for tests: `per_file` records in each of the six files, a learnable
+/// task (each class tints the image and brightens one band of rows) with noise, from `seed`.
+pub fn write_synthetic(dir: &Path, per_file: usize, seed: u64) -> Result<()> {
+    fs::create_dir_all(dir)?;
+    let mut rng = Rng::new(seed, 0);
+    for (k, name) in all_files().enumerate() {
+        let mut bytes = Vec::with_capacity(per_file * RECORD);
+        for i in 0..per_file {
+            let label = ((i + k) % CLASSES as usize) as u8;
+            bytes.push(label);
+            for ch in 0..3 {
+                for px in 0..1024 {
+                    let row = px / 32;
+                    let tint = if (label as usize + ch).is_multiple_of(3) { 60 } else { 0 };
+                    let band = if row / 3 == label as usize { 80 } else { 0 };
+                    let noise = rng.below(96) as usize;
+                    bytes.push((40 + tint + band + noise).min(255) as u8);
+                }
+            }
+        }
+        fs::write(dir.join(name), bytes)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tmp(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("resdeg-data-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&d);
+        d
+    }
+
+    #[test]
+    fn reads_what_it_writes_and_splits() {
+        let dir = tmp("read");
+        write_synthetic(&dir, 20, 1).unwrap();
+        let data = Cifar10::load(&dir).unwrap();
+        assert_eq!(data.train_images.size(), [100, 3, 32, 32]);
+        assert_eq!(data.train_images.kind(), Kind::Uint8);
+        assert_eq!(data.test_labels.size(), [20]);
+        // The first record's label byte and first red pixel, straight from the file.
+        let bytes = fs::read(dir.join(TRAIN_FILES[1])).unwrap();
+        assert_eq!(data.train_labels.int64_value(&[20]), bytes[0] as i64);
+        assert_eq!(data.train_images.int64_value(&[20, 0, 0, 0]), bytes[1] as i64);
+        assert_eq!(data.train_images.int64_value(&[20, 2, 31, 31]), bytes[RECORD - 1] as i64);
+
+        let s = data.split(10, Some(50), Some(5)).unwrap();
+        assert_eq!(s.train_images.size()[0], 50);
+        assert_eq!(s.eval_images.size()[0], 5);
+        assert!(s.evaluates_on_validation);
+        assert!(s.eval_images.equal(&data.train_images.narrow(0, 90, 5)));
+        let want =
+            data.train_images.narrow(0, 0, 50).to_kind(Kind::Double).mean_dim(0, false, Kind::Double) / 255.0;
+        assert!(s.mean.to_kind(Kind::Double).allclose(&want, 1e-6, 1e-6, false));
+        assert!(data.split(0, Some(101), None).unwrap_err().to_string().contains("train_subset = 101"));
+        let s = data.split(0, None, None).unwrap();
+        assert!(!s.evaluates_on_validation && s.eval_images.equal(&data.test_images));
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn bad_files_are_named() {
+        let dir = tmp("bad");
+        write_synthetic(&dir, 10, 1).unwrap();
+        let f = dir.join("data_batch_3.bin");
+        let good = fs::read(&f).unwrap();
+        let mut bytes = good.clone();
+        bytes[3 * RECORD] = 10;
+        fs::write(&f, &bytes).unwrap();
+        let err = Cifar10::load(&dir).err().unwrap().to_string();
+        assert!(err.contains("data_batch_3.bin: record 3 has label 10"), "{err}");
+
+        fs::write(&f, &bytes[..bytes.len() - 1]).unwrap();
+        let err = Cifar10::load(&dir).err().unwrap().to_string();
+        assert!(err.contains("data_batch_3.bin is 30729 bytes"), "{err}");
+
+        fs::write(&f, &good[..5 * RECORD]).unwrap();
+        let err = Cifar10::load(&dir).err().unwrap().to_string();
+        assert!(err.contains("data_batch_3.bin has 5 records"), "{err}");
+
+        fs::remove_file(dir.join(TEST_FILE)).unwrap();
+        let err = ensure_present(&dir, true).unwrap_err().to_string();
+        assert!(err.contains("incomplete: test_batch.bin missing") && err.contains("CIFAR10_DIR"), "{err}");
+        fs::remove_dir_all(&dir).unwrap();
+
+        let err = ensure_present(&dir, false).unwrap_err().to_string();
+        assert!(err.contains("data.download is false") && err.contains("CIFAR10_DIR"), "{err}");
+    }
+
+    /// Serves `body` once over HTTP on a free local port and returns the URL.
+    fn serve_once(body: Vec<u8>) -> String {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/cifar-10-binary.tar.gz", listener.local_addr().unwrap());
+        std::thread::spawn(move || {
+            let (mut s, _) = listener.accept().unwrap();
+            let mut req = [0u8; 4096];
+            let _ = s.read(&mut req);
+            let head =
+                format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
+            s.write_all(head.as_bytes()).unwrap();
+            s.write_all(&body).unwrap();
+        });
+        url
+    }
+
+    #[test]
+    fn download_checks_md5_and_extracts() {
+        use md5::{Digest, Md5};
+        let src = tmp("src");
+        write_synthetic(&src, 4, 2).unwrap();
+        let mut tar =
+            tar::Builder::new(flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast()));
+        tar.append_dir_all("cifar-10-batches-bin", &src).unwrap();
+        let archive = tar.into_inner().unwrap().finish().unwrap();
+        let md5 = format!("{:x}", Md5::digest(&archive));
+
+        let dir = tmp("dl-bad");
+        let err = fetch_archive(&serve_once(archive.clone()), OFFICIAL_MD5, &dir).unwrap_err().to_string();
+        assert!(err.contains("md5") && err.contains(OFFICIAL_MD5), "{err}");
+        assert_eq!(fs::read_dir(&dir).unwrap().count(), 0, "a failed download leaves nothing behind");
+
+        let dir2 = tmp("dl-good");
+        fetch_archive(&serve_once(archive), &md5, &dir2).unwrap();
+        for f in all_files() {
+            assert_eq!(fs::read(dir2.join(f)).unwrap(), fs::read(src.join(f)).unwrap());
+        }
+        ensure_present(&dir2, false).unwrap();
+
+        // Nothing listens on a port just released: the error says what to do instead.
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let err =
+            format!("{:#}", fetch_archive(&format!("http://127.0.0.1:{port}/x"), &md5, &dir).unwrap_err());
+        assert!(err.contains("offline"), "{err}");
+        for d in [src, dir, dir2] {
+            fs::remove_dir_all(d).unwrap();
+        }
+    }
+
+    #[test]
+    fn augmentation_crops_and_flips_each_image_as_drawn() {
+        let aug = Augmentation { pad: 4, flip: true };
+        let xs = Tensor::arange(6 * 3 * 32 * 32, (Kind::Float, Device::Cpu)).view([6, 3, 32, 32]);
+        let draw = aug.draw(6, 3, 0, Device::Cpu);
+        let ys = aug.apply(&xs, &draw.dy, &draw.dx, &draw.flip);
+        assert_eq!(ys.size(), [6, 3, 32, 32]);
+        let padded = xs.constant_pad_nd([4, 4, 4, 4]);
+        for i in 0..6 {
+            let (dy, dx) = (draw.dy.int64_value(&[i]), draw.dx.int64_value(&[i]));
+            assert!((0..=8).contains(&dy) && (0..=8).contains(&dx));
+            let mut want = padded.get(i).narrow(1, dy, 32).narrow(2, dx, 32);
+            if draw.flip.int64_value(&[i]) != 0 {
+                want = want.flip([2]);
+            }
+            assert!(ys.get(i).equal(&want), "image {i}");
+        }
+        let again = aug.draw(6, 3, 0, Device::Cpu);
+        assert!(again.order.equal(&draw.order) && again.dx.equal(&draw.dx) && again.flip.equal(&draw.flip));
+        let other = aug.draw(1000, 3, 1, Device::Cpu);
+        let mut sorted = other.order.sort(0, false).0;
+        assert!(sorted.equal(&Tensor::arange(1000, (Kind::Int64, Device::Cpu))));
+        sorted = other.flip.to_kind(Kind::Float).mean(Kind::Float);
+        assert!((sorted.double_value(&[]) - 0.5).abs() < 0.06);
+        let none = Augmentation { pad: 0, flip: false };
+        let d = none.draw(6, 3, 0, Device::Cpu);
+        assert!(none.apply(&xs, &d.dy, &d.dx, &d.flip).equal(&xs));
+    }
+}

@@ -1,0 +1,361 @@
+//! The paper's CIFAR nets (section 4.2): a 3x3 conv, three stages of 2n 3x3 convs on 32x32,
+//! 16x16 and 8x8 maps with 16, 32 and 64 filters, global average pooling and a 10-way FC layer.
+//! Plain and residual nets share every layer; a residual block only adds its shortcut before the
+//! last ReLU. This is the one module that knows layer shapes.
+
+use crate::config::{Arch, Shortcut};
+use tch::nn::{self, ModuleT};
+use tch::{Kind, Tensor};
+
+/// Filters per stage; the first conv of stages 2 and 3 has stride 2.
+const WIDTHS: [i64; 3] = [16, 32, 64];
+const CLASSES: i64 = 10;
+
+/// n in 6n+2: the number of conv pairs per stage.
+pub fn blocks_per_stage(depth: u32) -> i64 {
+    assert!(depth >= 8 && (depth - 2).is_multiple_of(6), "depth {depth} is not 6n+2");
+    ((depth - 2) / 6) as i64
+}
+
+/// Conv without bias (BN follows), He-initialised: normal with std sqrt(2 / fan_in).
+#[derive(Debug)]
+struct ConvBn {
+    conv: nn::Conv2D,
+    bn: nn::BatchNorm,
+}
+
+impl ConvBn {
+    fn new(p: &nn::Path, c_in: i64, c_out: i64, k: i64, stride: i64) -> ConvBn {
+        let cfg = nn::ConvConfig {
+            stride,
+            padding: k / 2,
+            bias: false,
+            ws_init: nn::init::DEFAULT_KAIMING_NORMAL,
+            ..Default::default()
+        };
+        // BN starts as the identity (scale 1, shift 0), as in the paper and PyTorch; tch's
+        // default would draw the scale from U(0, 1).
+        let bn = nn::BatchNormConfig { ws_init: nn::Init::Const(1.0), ..Default::default() };
+        ConvBn {
+            conv: nn::conv2d(p / "conv", c_in, c_out, k, cfg),
+            bn: nn::batch_norm2d(p / "bn", c_out, bn),
+        }
+    }
+
+    fn forward(&self, xs: &Tensor, train: bool) -> Tensor {
+        xs.apply(&self.conv).apply_t(&self.bn, train)
+    }
+}
+
+/// What a residual block adds to its output; where the shape changes, A or B decides.
+#[derive(Debug)]
+enum Skip {
+    Identity,
+    /// Option A: every other pixel, new channels zero.
+    SubsamplePad {
+        extra_channels: i64,
+    },
+    /// Option B: 1x1 conv with stride 2, then BN.
+    Projection(Box<ConvBn>),
+}
+
+impl Skip {
+    fn forward(&self, xs: &Tensor, train: bool) -> Tensor {
+        match self {
+            Skip::Identity => xs.shallow_clone(),
+            Skip::SubsamplePad { extra_channels } => {
+                xs.slice(2, 0, None, 2).slice(3, 0, None, 2).constant_pad_nd([0, 0, 0, 0, 0, *extra_channels])
+            }
+            Skip::Projection(p) => p.forward(xs, train),
+        }
+    }
+}
+
+/// Two 3x3 conv-BN layers: relu(bn2(conv2(relu(bn1(conv1 x)))) [+ skip(x)]).
+#[derive(Debug)]
+struct Block {
+    first: ConvBn,
+    second: ConvBn,
+    /// None in a plain net.
+    skip: Option<Skip>,
+}
+
+/// A plain or residual CIFAR net of depth 6n+2. Use it as any tch module
+/// (`xs.apply_t(&net, train)`), or through [`Net::forward_recording`] to measure layer responses.
+#[derive(Debug)]
+pub struct Net {
+    stem: ConvBn,
+    blocks: Vec<Block>,
+    fc: nn::Linear,
+}
+
+/// Builds the net's variables under `p` (He init for convs, BN scale 1 and shift 0, tch's default
+/// init for the FC layer as the paper does not specify one).
+pub fn net(p: &nn::Path, arch: Arch, depth: u32, shortcut: Shortcut) -> Net {
+    let n = blocks_per_stage(depth);
+    let stem = ConvBn::new(&(p / "stem"), 3, WIDTHS[0], 3, 1);
+    let mut blocks = Vec::new();
+    let mut c_in = WIDTHS[0];
+    for (s, &c_out) in WIDTHS.iter().enumerate() {
+        for b in 0..n {
+            let q = p / format!("stage{}", s + 1) / format!("block{}", b + 1);
+            let stride = if s > 0 && b == 0 { 2 } else { 1 };
+            let skip = match (arch, c_in == c_out, shortcut) {
+                (Arch::Plain, _, _) => None,
+                (Arch::Residual, true, _) => Some(Skip::Identity),
+                (Arch::Residual, false, Shortcut::A) => {
+                    Some(Skip::SubsamplePad { extra_channels: c_out - c_in })
+                }
+                (Arch::Residual, false, Shortcut::B) => {
+                    Some(Skip::Projection(Box::new(ConvBn::new(&(&q / "shortcut"), c_in, c_out, 1, stride))))
+                }
+            };
+            blocks.push(Block {
+                first: ConvBn::new(&(&q / "conv1"), c_in, c_out, 3, stride),
+                second: ConvBn::new(&(&q / "conv2"), c_out, c_out, 3, 1),
+                skip,
+            });
+            c_in = c_out;
+        }
+    }
+    let fc = nn::linear(p / "fc", c_in, CLASSES, Default::default());
+    Net { stem, blocks, fc }
+}
+
+impl Net {
+    /// The forward pass; with `responses`, also accumulates the statistics of every 3x3 conv's
+    /// output after its BN and before the ReLU / addition, in network order (the paper's Fig. 7).
+    pub fn forward_recording(
+        &self,
+        xs: &Tensor,
+        train: bool,
+        mut responses: Option<&mut Responses>,
+    ) -> Tensor {
+        let mut record = |t: &Tensor| {
+            if let Some(r) = responses.as_deref_mut() {
+                r.add(t)
+            }
+        };
+        let h = self.stem.forward(xs, train);
+        record(&h);
+        let mut x = h.relu();
+        for b in &self.blocks {
+            let h = b.first.forward(&x, train);
+            record(&h);
+            let h = b.second.forward(&h.relu(), train);
+            record(&h);
+            x = match &b.skip {
+                None => h.relu(),
+                Some(skip) => (h + skip.forward(&x, train)).relu(),
+            };
+        }
+        x.mean_dim([2i64, 3].as_slice(), false, Kind::Float).apply(&self.fc)
+    }
+}
+
+impl ModuleT for Net {
+    fn forward_t(&self, xs: &Tensor, train: bool) -> Tensor {
+        self.forward_recording(xs, train, None)
+    }
+}
+
+/// Running sums of each 3x3 layer's response over many batches, kept on the device (f64) so that
+/// measuring costs no host round trip per batch.
+#[derive(Debug, Default)]
+pub struct Responses {
+    layers: Vec<(Tensor, Tensor, i64)>,
+    next: usize,
+}
+
+impl Responses {
+    fn add(&mut self, t: &Tensor) {
+        let t = t.detach().to_kind(Kind::Double);
+        let (s, sq) = (t.sum(Kind::Double), t.square().sum(Kind::Double));
+        let count = t.numel() as i64;
+        match self.layers.get_mut(self.next) {
+            Some((a, b, c)) => {
+                *a += s;
+                *b += sq;
+                *c += count;
+            }
+            None => self.layers.push((s, sq, count)),
+        }
+        self.next += 1;
+    }
+
+    /// Call after each forward pass, before the next.
+    pub fn end_batch(&mut self) {
+        self.next = 0;
+    }
+
+    /// The std of every 3x3 layer's response over all elements of all batches seen, network order.
+    pub fn stds(&self) -> Vec<f64> {
+        self.layers
+            .iter()
+            .map(|(s, sq, n)| {
+                let mean = s.double_value(&[]) / *n as f64;
+                (sq.double_value(&[]) / *n as f64 - mean * mean).max(0.0).sqrt()
+            })
+            .collect()
+    }
+}
+
+/// The widths (in, out), map size and stride of every 3x3 conv in network order.
+fn convs(depth: u32) -> Vec<(i64, i64, i64, i64)> {
+    let n = blocks_per_stage(depth);
+    let mut v = vec![(3, WIDTHS[0], 32, 1)];
+    let mut c_in = WIDTHS[0];
+    for (s, &c) in WIDTHS.iter().enumerate() {
+        for j in 0..2 * n {
+            let stride = if s > 0 && j == 0 { 2 } else { 1 };
+            v.push((c_in, c, 32 >> s, stride));
+            c_in = c;
+        }
+    }
+    v
+}
+
+/// The stage (0 for the first conv, then 1, 2, 3) of each 3x3 conv in network order.
+pub fn conv_stages(depth: u32) -> Vec<u32> {
+    let n = blocks_per_stage(depth) as u32;
+    std::iter::once(0).chain((1..=3).flat_map(|s| std::iter::repeat_n(s, 2 * n as usize))).collect()
+}
+
+/// Trainable parameters (conv weights, BN scale and shift, FC weights and bias), from the layer
+/// shapes alone; equals the sum over a built net's trainable variables.
+pub fn parameters(arch: Arch, depth: u32, shortcut: Shortcut) -> u64 {
+    let conv_bn: i64 = convs(depth).iter().map(|&(i, o, _, _)| 9 * i * o + 2 * o).sum();
+    let fc = WIDTHS[2] * CLASSES + CLASSES;
+    let projections = match (arch, shortcut) {
+        (Arch::Residual, Shortcut::B) => WIDTHS.windows(2).map(|w| w[0] * w[1] + 2 * w[1]).sum(),
+        _ => 0,
+    };
+    (conv_bn + fc + projections) as u64
+}
+
+/// Multiply-adds of one image's forward pass through the convs and the FC layer (the paper's
+/// "FLOPs"; BN, ReLU, additions and pooling are not counted).
+pub fn flops(arch: Arch, depth: u32, shortcut: Shortcut) -> u64 {
+    let convs: i64 = convs(depth).iter().map(|&(i, o, size, _)| 9 * i * o * size * size).sum();
+    let projections = match (arch, shortcut) {
+        (Arch::Residual, Shortcut::B) => {
+            // 1x1 convs at the output sizes of stages 2 and 3.
+            WIDTHS.windows(2).zip([16i64, 8]).map(|(w, size)| w[0] * w[1] * size * size).sum()
+        }
+        _ => 0,
+    };
+    (convs + projections + WIDTHS[2] * CLASSES) as u64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tch::{Device, nn::VarStore};
+
+    fn built(arch: Arch, depth: u32, shortcut: Shortcut) -> (VarStore, Net) {
+        let _rng = crate::torch_rng_lock();
+        tch::manual_seed(0);
+        let vs = VarStore::new(Device::Cpu);
+        let net = net(&vs.root(), arch, depth, shortcut);
+        (vs, net)
+    }
+
+    fn trainable(vs: &VarStore) -> u64 {
+        vs.trainable_variables().iter().map(|t| t.numel() as u64).sum()
+    }
+
+    #[test]
+    fn parameter_counts_are_the_papers() {
+        // 97,216·n − 21,926 for plain and option A; option B adds two projections (2,752).
+        for depth in [8, 20, 32, 44, 56, 110, 1202] {
+            let n = blocks_per_stage(depth) as u64;
+            let want = 97_216 * n - 21_926;
+            for arch in [Arch::Plain, Arch::Residual] {
+                assert_eq!(parameters(arch, depth, Shortcut::A), want);
+            }
+            assert_eq!(parameters(Arch::Plain, depth, Shortcut::B), want);
+            assert_eq!(parameters(Arch::Residual, depth, Shortcut::B), want + 2_752);
+        }
+        assert_eq!(parameters(Arch::Residual, 20, Shortcut::A), 269_722);
+        assert_eq!(parameters(Arch::Residual, 1202, Shortcut::A), 19_421_274);
+    }
+
+    #[test]
+    fn built_nets_have_the_counted_parameters() {
+        for depth in [8, 20, 56] {
+            for (arch, sc) in
+                [(Arch::Plain, Shortcut::A), (Arch::Residual, Shortcut::A), (Arch::Residual, Shortcut::B)]
+            {
+                let (vs, _) = built(arch, depth, sc);
+                assert_eq!(trainable(&vs), parameters(arch, depth, sc), "{arch} {depth} {sc}");
+            }
+        }
+    }
+
+    #[test]
+    fn flops_of_resnet20() {
+        // 40.55M multiply-adds, the figure usually quoted for ResNet-20 (about 41M).
+        assert_eq!(flops(Arch::Residual, 20, Shortcut::A), 40_551_040);
+        assert_eq!(
+            flops(Arch::Residual, 20, Shortcut::B) - flops(Arch::Residual, 20, Shortcut::A),
+            16 * 32 * 256 + 32 * 64 * 64
+        );
+    }
+
+    #[test]
+    fn shapes_and_responses() {
+        let xs = {
+            let _rng = crate::torch_rng_lock();
+            Tensor::randn([4, 3, 32, 32], (Kind::Float, Device::Cpu))
+        };
+        for (arch, sc) in
+            [(Arch::Plain, Shortcut::A), (Arch::Residual, Shortcut::A), (Arch::Residual, Shortcut::B)]
+        {
+            let (_vs, net) = built(arch, 14, sc);
+            assert_eq!(xs.apply_t(&net, true).size(), [4, 10]);
+            let mut r = Responses::default();
+            for _ in 0..2 {
+                let out = net.forward_recording(&xs, false, Some(&mut r));
+                r.end_batch();
+                assert_eq!(out.size(), [4, 10]);
+            }
+            let stds = r.stds();
+            assert_eq!(stds.len(), 13); // 6n+1 3x3 convs
+            assert_eq!(conv_stages(14).len(), 13);
+            assert!(stds.iter().all(|s| s.is_finite() && *s > 0.0), "{stds:?}");
+            // In train mode BN standardises each channel of the batch, so responses have std 1.
+            let mut r = Responses::default();
+            let _ = net.forward_recording(&xs, true, Some(&mut r));
+            assert!(r.stds().iter().all(|s| (s - 1.0).abs() < 1e-2), "{:?}", r.stds());
+        }
+    }
+
+    #[test]
+    fn he_init_and_zero_padded_shortcut() {
+        let (vs, _) = built(Arch::Residual, 56, Shortcut::A);
+        let vars = vs.variables();
+        let w = &vars["stage3.block2.conv1.conv.weight"];
+        let std = w.std(true).double_value(&[]);
+        let want = (2.0f64 / (64.0 * 9.0)).sqrt();
+        assert!((std / want - 1.0).abs() < 0.02, "std {std} vs {want}");
+        assert!(!vars.keys().any(|k| k.ends_with("conv.bias")));
+        assert!(vars["stage1.block1.conv1.bn.weight"].equal(&Tensor::ones([16], (Kind::Float, Device::Cpu))));
+
+        let x = Tensor::arange(2 * 16 * 4 * 4, (Kind::Float, Device::Cpu)).view([2, 16, 4, 4]);
+        let y = Skip::SubsamplePad { extra_channels: 16 }.forward(&x, false);
+        assert_eq!(y.size(), [2, 32, 2, 2]);
+        assert!(y.narrow(1, 0, 16).equal(&x.slice(2, 0, None, 2).slice(3, 0, None, 2)));
+        assert_eq!(y.narrow(1, 16, 16).abs().sum(Kind::Float).double_value(&[]), 0.0);
+    }
+
+    #[test]
+    fn residual_and_plain_twins_differ_only_by_shortcuts() {
+        let (vp, _) = built(Arch::Plain, 20, Shortcut::A);
+        let (vr, _) = built(Arch::Residual, 20, Shortcut::A);
+        let (p, r) = (vp.variables(), vr.variables());
+        assert_eq!(p.len(), r.len());
+        for (k, v) in &p {
+            assert!(v.equal(&r[k]), "{k} differs: same seed must give the same init");
+        }
+    }
+}

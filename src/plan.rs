@@ -1,0 +1,165 @@
+//! Expands a sweep into its runs and decides where they would train, without touching data.
+
+use crate::config::{Arch, Config, Device, Shortcut};
+use crate::model;
+use anyhow::{Result, bail};
+use std::fmt::Write;
+
+/// One training run of the sweep.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Run {
+    /// Names the run's results folder: `plain-20-s0`, `residual-110-A-s3`.
+    pub id: String,
+    pub arch: Arch,
+    pub depth: u32,
+    pub shortcut: Shortcut,
+    pub seed: u64,
+}
+
+impl Run {
+    fn new(arch: Arch, depth: u32, shortcut: Shortcut, seed: u64) -> Run {
+        // A plain net has no shortcuts, so its id leaves the option out.
+        let id = match arch {
+            Arch::Plain => format!("plain-{depth}-s{seed}"),
+            Arch::Residual => format!("residual-{depth}-{shortcut}-s{seed}"),
+        };
+        Run { id, arch, depth, shortcut, seed }
+    }
+
+    pub fn parameters(&self) -> u64 {
+        model::parameters(self.arch, self.depth, self.shortcut)
+    }
+
+    pub fn flops(&self) -> u64 {
+        model::flops(self.arch, self.depth, self.shortcut)
+    }
+}
+
+/// Every run of the sweep, grid by grid, then by depth, seed and arch (so the twins that train in
+/// lockstep sit together); a run that two grids both name appears once.
+pub fn runs(cfg: &Config) -> Vec<Run> {
+    let mut out: Vec<Run> = Vec::new();
+    for g in cfg.grids() {
+        for &depth in &g.depths {
+            for &seed in &g.seeds {
+                for &arch in &g.archs {
+                    let run = Run::new(arch, depth, g.shortcut, seed);
+                    if !out.iter().any(|r| r.id == run.id) {
+                        out.push(run);
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The libtorch device for a configured one; asking for a GPU that is not there is an error.
+pub fn device(d: Device) -> Result<tch::Device> {
+    let gpus = if tch::Cuda::is_available() { tch::Cuda::device_count() as usize } else { 0 };
+    match d {
+        Device::Cpu => Ok(tch::Device::Cpu),
+        Device::Auto if gpus > 0 => Ok(tch::Device::Cuda(0)),
+        Device::Auto => Ok(tch::Device::Cpu),
+        Device::Cuda(i) if i < gpus => Ok(tch::Device::Cuda(i)),
+        Device::Cuda(i) => bail!(
+            "device = cuda:{i} but libtorch sees {gpus} CUDA device(s) here; use device: auto or cpu, or run on a machine with a GPU"
+        ),
+    }
+}
+
+/// A device as the config spells it: cpu, cuda:0.
+pub fn device_name(d: tch::Device) -> String {
+    match d {
+        tch::Device::Cuda(i) => format!("cuda:{i}"),
+        tch::Device::Cpu => "cpu".into(),
+        other => format!("{other:?}").to_lowercase(),
+    }
+}
+
+/// Thousands separated by commas: 269,722.
+pub fn grouped(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The dry run's table: one row per run.
+pub fn table(runs: &[Run]) -> String {
+    let w = runs.iter().map(|r| r.id.len()).max().unwrap_or(0).max(6);
+    let mut s = format!(
+        "{:<w$}  {:<8}  {:>5}  {:>8}  {:>4}  {:>12}  {:>8}\n",
+        "run id", "arch", "depth", "shortcut", "seed", "parameters", "MFLOPs"
+    );
+    for r in runs {
+        let shortcut = if r.arch == Arch::Plain { "-".to_string() } else { r.shortcut.to_string() };
+        let _ = writeln!(
+            s,
+            "{:<w$}  {:<8}  {:>5}  {:>8}  {:>4}  {:>12}  {:>8.1}",
+            r.id,
+            r.arch.to_string(),
+            r.depth,
+            shortcut,
+            r.seed,
+            grouped(r.parameters()),
+            r.flops() as f64 / 1e6
+        );
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    #[test]
+    fn expands_grids_without_duplicates() {
+        let text = "depths: [20, 56]\ngrids:\n  - depths: [56]\n    seeds: [0, 1]\n  - archs: [residual]\n    depths: [1202]\n    shortcut: B\n";
+        let cfg = Config::parse(text, Path::new("t.yaml"), "t").unwrap();
+        let ids: Vec<String> = runs(&cfg).into_iter().map(|r| r.id).collect();
+        assert_eq!(
+            ids,
+            [
+                "plain-20-s0",
+                "residual-20-A-s0",
+                "plain-56-s0",
+                "residual-56-A-s0",
+                "plain-56-s1",
+                "residual-56-A-s1",
+                "residual-1202-B-s0"
+            ]
+        );
+    }
+
+    #[test]
+    fn table_rows() {
+        let cfg = Config::parse("depths: [20]\n", Path::new("t.yaml"), "t").unwrap();
+        let t = table(&runs(&cfg));
+        assert_eq!(t.lines().count(), 3);
+        assert!(
+            t.lines()
+                .nth(2)
+                .unwrap()
+                .contains("residual-20-A-s0  residual     20         A     0       269,722      40.6"),
+            "{t}"
+        );
+        assert!(t.lines().nth(1).unwrap().contains("plain        20         -     0       269,722"), "{t}");
+    }
+
+    #[test]
+    fn cpu_is_always_there() {
+        assert_eq!(device(Device::Cpu).unwrap(), tch::Device::Cpu);
+        if !tch::Cuda::is_available() {
+            assert_eq!(device(Device::Auto).unwrap(), tch::Device::Cpu);
+            let err = device(Device::Cuda(0)).unwrap_err().to_string();
+            assert!(err.contains("cuda:0") && err.contains("device: auto or cpu"), "{err}");
+        }
+    }
+}
