@@ -1,12 +1,13 @@
 //! resdeg: the CIFAR-10 degradation study of He et al. (2015), plain against residual nets.
 //!
 //! The pipeline, one module a step: [`config`] (the sweep file) → [`plan`] (its runs) →
-//! [`data`] (CIFAR-10) → [`model`] (the nets).
+//! [`data`] (CIFAR-10) → [`model`] (the nets) → [`train`] (the recipe, twins in lockstep).
 
 pub mod config;
 pub mod data;
 pub mod model;
 pub mod plan;
+pub mod train;
 
 /// libtorch has one global random generator and the test harness runs tests on several threads:
 /// tests that draw from it (or need its draws to be reproducible) hold this lock.

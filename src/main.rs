@@ -1,6 +1,7 @@
 use anyhow::Result;
 use clap::Parser;
-use resdeg::{config::Config, plan};
+use resdeg::data::{self, Cifar10};
+use resdeg::{config::Config, plan, train};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -46,5 +47,39 @@ fn run(cli: Cli) -> Result<()> {
         print!("{}", plan::table(&runs));
         return Ok(());
     }
-    anyhow::bail!("training is not part of this build yet; use --dry-run")
+    let dir = data::resolve_dir(&cfg.data.dir);
+    data::ensure_present(&dir, cfg.data.download)?;
+    let split = Cifar10::load(&dir)?
+        .split(cfg.data.validation, cfg.data.train_subset, cfg.data.test_subset)?
+        .to_device(device);
+    if device.is_cuda() {
+        tch::Cuda::cudnn_set_benchmark(true);
+    }
+    println!(
+        "experiment {}: {} runs on {} ({} threads); {} training images, evaluating on {} {} images",
+        cfg.name,
+        runs.len(),
+        plan::device_name(device),
+        tch::get_num_threads(),
+        split.train_images.size()[0],
+        split.eval_images.size()[0],
+        if split.evaluates_on_validation { "validation" } else { "test" }
+    );
+    let mut outcomes = Vec::new();
+    for group in plan::lockstep_groups(&runs) {
+        outcomes.extend(train::train_lockstep(&cfg, group, &split, device, &mut |line| println!("{line}"))?);
+    }
+    println!("\n{:<20} {:>9} {:>14} {:>13}", "run id", "status", "train error %", "test error %");
+    for o in &outcomes {
+        let last = o.curves.last();
+        let pct = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{:.2}", 100.0 * v));
+        println!(
+            "{:<20} {:>9} {:>14} {:>13}",
+            o.run.id,
+            format!("{:?}", o.status).to_lowercase(),
+            pct(last.map(|r| r.train_error)),
+            pct(last.and_then(|r| r.test_error))
+        );
+    }
+    Ok(())
 }

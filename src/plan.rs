@@ -54,6 +54,12 @@ pub fn runs(cfg: &Config) -> Vec<Run> {
     out
 }
 
+/// The runs that train in lockstep on identical batches: neighbours in [`runs`] that share
+/// depth, shortcut option and seed.
+pub fn lockstep_groups(runs: &[Run]) -> Vec<&[Run]> {
+    runs.chunk_by(|a, b| (a.depth, a.shortcut, a.seed) == (b.depth, b.shortcut, b.seed)).collect()
+}
+
 /// The libtorch device for a configured one; asking for a GPU that is not there is an error.
 pub fn device(d: Device) -> Result<tch::Device> {
     let gpus = if tch::Cuda::is_available() { tch::Cuda::device_count() as usize } else { 0 };
@@ -136,6 +142,23 @@ mod tests {
                 "residual-1202-B-s0"
             ]
         );
+    }
+
+    #[test]
+    fn twins_group_together() {
+        let cfg = Config::parse(
+            "depths: [20, 56]\nseeds: [0, 1]\ngrids:\n  - archs: [residual]\n    shortcut: B\n",
+            Path::new("t.yaml"),
+            "t",
+        )
+        .unwrap();
+        let all = runs(&cfg);
+        let groups: Vec<Vec<&str>> =
+            lockstep_groups(&all).iter().map(|g| g.iter().map(|r| r.id.as_str()).collect()).collect();
+        assert_eq!(groups.len(), 8);
+        assert_eq!(groups[0], ["plain-20-s0", "residual-20-A-s0"]);
+        assert_eq!(groups[3], ["plain-56-s1", "residual-56-A-s1"]);
+        assert_eq!(groups[4], ["residual-20-B-s0"]);
     }
 
     #[test]

@@ -1,0 +1,95 @@
+//! The binary as a user meets it: dry run, bad configs, and a tiny sweep on synthetic data.
+
+use std::fs;
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("resdeg-cli-{name}-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&d);
+    fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn resdeg(args: &[&str], data: Option<&PathBuf>) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_resdeg"));
+    cmd.args(args).env_remove("CIFAR10_DIR");
+    if let Some(d) = data {
+        cmd.env("CIFAR10_DIR", d);
+    }
+    cmd.output().unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[test]
+fn dry_run_lists_the_papers_sweep() {
+    let out = resdeg(&["experiments/cifar_depth.yaml", "--dry-run"], None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let s = text(&out.stdout);
+    // 5 plain, 5 residual at seed 0, 4 more ResNet-110, ResNet-1202: 15 runs.
+    assert!(s.contains("15 runs"), "{s}");
+    assert_eq!(s.lines().filter(|l| l.starts_with("residual-110-A-s")).count(), 5, "{s}");
+    assert!(s.contains("residual-1202-A-s0  residual   1202         A     0    19,421,274"), "{s}");
+    assert!(!s.contains("plain-1202"), "{s}");
+}
+
+#[test]
+fn bad_configs_fail_with_one_line() {
+    let dir = tmp("bad");
+    for (body, want) in [
+        ("depths: [21]\n", "bad.yaml:1: depths[0] = 21 is not 6n+2"),
+        ("depths: [20]\noptimizer: {lr: -1}\n", "bad.yaml:2: optimizer.lr = -1"),
+        ("depths: [20]\nwhat: 1\n", "unknown field `what`"),
+    ] {
+        let f = dir.join("bad.yaml");
+        fs::write(&f, body).unwrap();
+        let out = resdeg(&[f.to_str().unwrap(), "--dry-run"], None);
+        assert_eq!(out.status.code(), Some(1));
+        let err = text(&out.stderr);
+        assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+        assert!(err.contains(want), "{err} lacks {want}");
+    }
+    let out = resdeg(&["no/such.yaml", "--dry-run"], None);
+    assert!(text(&out.stderr).contains("no/such.yaml: cannot read"), "{}", text(&out.stderr));
+}
+
+#[test]
+fn missing_data_offline_says_what_to_do() {
+    let dir = tmp("nodata");
+    let cfg = dir.join("x.yaml");
+    fs::write(
+        &cfg,
+        format!("depths: [8]\ndevice: cpu\ndata: {{dir: {}, download: false}}\n", dir.join("d").display()),
+    )
+    .unwrap();
+    let out = resdeg(&[cfg.to_str().unwrap()], None);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(err.contains("no CIFAR-10 files") && err.contains("CIFAR10_DIR"), "{err}");
+}
+
+#[test]
+fn tiny_sweep_trains_plain_and_residual_twins() {
+    let dir = tmp("tiny");
+    let data = dir.join("data");
+    resdeg::data::write_synthetic(&data, 64, 5).unwrap();
+    let cfg = dir.join("tiny.yaml");
+    fs::write(
+        &cfg,
+        "depths: [8]\nbatch_size: 32\ndevice: cpu\nthreads: 1\nschedule: {iterations: 12, milestones: [8]}\n\
+         data: {train_subset: 160}\n",
+    )
+    .unwrap();
+    let out = resdeg(&[cfg.to_str().unwrap()], Some(&data));
+    let s = text(&out.stdout);
+    assert!(out.status.success(), "{s}\n{}", text(&out.stderr));
+    assert!(s.contains("160 training images, evaluating on 64 test images"), "{s}");
+    // 5 batches an epoch: epochs end at iterations 5, 10 and 12, the last with the lr divided by 10.
+    for run in ["plain-8-s0", "residual-8-A-s0"] {
+        assert!(s.contains(&format!("{run:<18} epoch   3  it     12/12  lr 0.0100")), "{s}");
+        assert!(s.lines().any(|l| l.starts_with(run) && l.contains("finished")), "{s}");
+    }
+}
