@@ -1,12 +1,16 @@
 //! resdeg: the CIFAR-10 degradation study of He et al. (2015), plain against residual nets.
 //!
 //! The pipeline, one module a step: [`config`] (the sweep file) → [`plan`] (its runs) →
-//! [`data`] (CIFAR-10) → [`model`] (the nets) → [`train`] (the recipe, twins in lockstep).
+//! [`data`] (CIFAR-10) → [`model`] (the nets) → [`train`] (the recipe, twins in lockstep)
+//! → [`record`] (Parquet and run.yaml) → [`report`] (what the records say).
 
 pub mod config;
 pub mod data;
 pub mod model;
 pub mod plan;
+pub mod progress;
+pub mod record;
+pub mod report;
 pub mod train;
 
 /// libtorch has one global random generator and the test harness runs tests on several threads:

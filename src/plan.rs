@@ -54,6 +54,27 @@ pub fn runs(cfg: &Config) -> Vec<Run> {
     out
 }
 
+/// Whether a run id matches a shell-style pattern (`*` any text, `?` one character), as `--only`
+/// takes them: `residual-*`, `*-110-*`, `plain-20-s0`.
+pub fn matches(pattern: &str, id: &str) -> bool {
+    let (p, s): (Vec<char>, Vec<char>) = (pattern.chars().collect(), id.chars().collect());
+    // can[j]: the pattern read so far matches the first j characters of the id.
+    let mut can = vec![false; s.len() + 1];
+    can[0] = true;
+    for &c in &p {
+        let mut next = vec![false; s.len() + 1];
+        for j in 0..=s.len() {
+            next[j] = match c {
+                '*' => can[j] || (j > 0 && next[j - 1]),
+                '?' => j > 0 && can[j - 1],
+                c => j > 0 && can[j - 1] && s[j - 1] == c,
+            };
+        }
+        can = next;
+    }
+    can[s.len()]
+}
+
 /// The runs that train in lockstep on identical batches: neighbours in [`runs`] that share
 /// depth, shortcut option and seed.
 pub fn lockstep_groups(runs: &[Run]) -> Vec<&[Run]> {
@@ -159,6 +180,17 @@ mod tests {
         assert_eq!(groups[0], ["plain-20-s0", "residual-20-A-s0"]);
         assert_eq!(groups[3], ["plain-56-s1", "residual-56-A-s1"]);
         assert_eq!(groups[4], ["residual-20-B-s0"]);
+    }
+
+    #[test]
+    fn globs() {
+        assert!(matches("residual-*", "residual-20-A-s0"));
+        assert!(matches("*-110-*", "plain-110-s3"));
+        assert!(matches("plain-20-s?", "plain-20-s0"));
+        assert!(matches("plain-20-s0", "plain-20-s0"));
+        assert!(!matches("plain-20", "plain-20-s0"));
+        assert!(!matches("residual-*", "plain-20-s0"));
+        assert!(matches("*", "") && !matches("?", ""));
     }
 
     #[test]

@@ -1,15 +1,18 @@
 //! The one training loop: the paper's recipe (SGD with momentum, step schedule, warm-up for deep
 //! nets), with the twins of one (depth, shortcut, seed), plain and residual, stepping in lockstep
 //! on the identical sequence of augmented batches, so that their curves are a paired comparison.
+//! After every epoch the whole group is checkpointed in one file, so a rerun resumes exactly.
 
 use crate::config::{self, Config};
 use crate::data::{Augmentation, Split, normalize};
 use crate::model::{self, Net, Responses};
 use crate::plan::Run;
-use std::collections::VecDeque;
+use crate::progress::Progress;
+use anyhow::{Context, Result, ensure};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
 use std::time::Instant;
-use tch::nn::{self, OptimizerConfig};
-use tch::{Device, Kind, Reduction, Tensor};
+use tch::{Device, Kind, Reduction, Tensor, nn};
 
 /// Batches over which the warm-up's running training error is averaged.
 const WARMUP_WINDOW: usize = 20;
@@ -32,7 +35,7 @@ pub fn warms_up(s: &config::Schedule, depth: u32) -> bool {
 }
 
 /// One row of a run's curves: the state after an epoch (errors are fractions in [0, 1]).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EpochRecord {
     pub epoch: u64,
     /// Iterations done so far.
@@ -45,13 +48,16 @@ pub struct EpochRecord {
     /// On the evaluation images in eval mode; None in epochs without evaluation.
     pub test_loss: Option<f64>,
     pub test_error: Option<f64>,
+    /// Training time of the run so far, across resumptions.
     pub elapsed_s: f64,
     /// Training images through this net per second in this epoch.
     pub images_per_s: f64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Status {
+    Running,
     Finished,
     Diverged,
 }
@@ -66,39 +72,103 @@ pub struct Outcome {
     pub responses: Option<Vec<f64>>,
 }
 
+/// SGD with momentum as PyTorch's `torch.optim.SGD` (dampening 0, weight decay added to the
+/// gradient, optional Nesterov), written out because tch's optimizer keeps its momentum buffers out
+/// of reach and a checkpoint needs them.
+struct Sgd {
+    params: Vec<Tensor>,
+    buffers: Vec<Tensor>,
+    momentum: f64,
+    weight_decay: f64,
+    nesterov: bool,
+}
+
+impl Sgd {
+    fn new(vs: &nn::VarStore, o: &config::Optimizer) -> Sgd {
+        let params = vs.trainable_variables();
+        let buffers = params.iter().map(Tensor::zeros_like).collect();
+        Sgd { params, buffers, momentum: o.momentum, weight_decay: o.weight_decay, nesterov: o.nesterov }
+    }
+
+    fn step(&mut self, lr: f64) {
+        tch::no_grad(|| {
+            for (p, buf) in self.params.iter_mut().zip(&mut self.buffers) {
+                let g = p.grad();
+                if !g.defined() {
+                    continue;
+                }
+                let mut d = if self.weight_decay != 0.0 { &g + &*p * self.weight_decay } else { g };
+                if self.momentum != 0.0 {
+                    // A zero buffer makes the first step's buffer the gradient, as PyTorch's does.
+                    *buf *= self.momentum;
+                    *buf += &d;
+                    d = if self.nesterov { d + &*buf * self.momentum } else { buf.shallow_clone() };
+                }
+                *p -= d * lr;
+            }
+        });
+    }
+
+    fn zero_grad(&mut self) {
+        for p in &mut self.params {
+            p.zero_grad();
+        }
+    }
+}
+
 /// A net with its optimizer and the sums of the current epoch, kept on the device.
 struct Member {
     run: Run,
-    _vs: nn::VarStore,
+    vs: nn::VarStore,
     net: Net,
-    opt: nn::Optimizer,
-    warming: bool,
-    window: VecDeque<f64>,
+    sgd: Sgd,
+    state: MemberState,
     loss_sum: Tensor,
     wrong: Tensor,
-    outcome: Outcome,
+}
+
+/// The part of a member's state that is not tensors; saved in the checkpoint.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct MemberState {
+    run_id: String,
+    status: Status,
+    warming: bool,
+    window: Vec<f64>,
+    curves: Vec<EpochRecord>,
+}
+
+/// Where the group stands after an epoch; saved in the checkpoint with every member's tensors.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct GroupState {
+    epoch: u64,
+    iteration: u64,
+    elapsed_s: f64,
+    members: Vec<MemberState>,
+}
+
+/// How a lockstep group is run: where it checkpoints, and (for tests) where it stops early.
+pub struct Control<'a> {
+    /// The group's checkpoint: written after every epoch, read on start, removed at the end.
+    pub checkpoint: Option<PathBuf>,
+    /// Stop once this epoch is done, leaving the checkpoint, as a crash would.
+    pub stop_after_epoch: Option<u64>,
+    pub progress: &'a Progress,
 }
 
 /// Trains `runs` (twins sharing depth, shortcut and seed) in lockstep on `split` (already on
-/// `device`); `log` receives one line per run per epoch.
+/// `device`), resuming from the checkpoint when there is one. Returns None when stopped early.
 pub fn train_lockstep(
     cfg: &Config,
     runs: &[Run],
     split: &Split,
     device: Device,
-    log: &mut dyn FnMut(&str),
-) -> anyhow::Result<Vec<Outcome>> {
+    control: &Control,
+) -> Result<Option<Vec<Outcome>>> {
     let seed = runs[0].seed;
-    anyhow::ensure!(
+    ensure!(
         runs.iter().all(|r| r.seed == seed && r.depth == runs[0].depth),
         "lockstep runs share depth and seed"
     );
-    let sgd = nn::Sgd {
-        momentum: cfg.optimizer.momentum,
-        dampening: 0.0,
-        wd: cfg.optimizer.weight_decay,
-        nesterov: cfg.optimizer.nesterov,
-    };
     let zero = || Tensor::zeros([], (Kind::Float, device));
     let mut members = Vec::new();
     for run in runs {
@@ -106,18 +176,23 @@ pub fn train_lockstep(
         tch::manual_seed(run.seed as i64);
         let vs = nn::VarStore::new(device);
         let net = model::net(&vs.root(), run.arch, run.depth, run.shortcut);
-        let opt = sgd.build(&vs, cfg.optimizer.lr)?;
-        members.push(Member {
+        let sgd = Sgd::new(&vs, &cfg.optimizer);
+        let state = MemberState {
+            run_id: run.id.clone(),
+            status: Status::Running,
             warming: warms_up(&cfg.schedule, run.depth),
-            window: VecDeque::new(),
-            run: run.clone(),
-            _vs: vs,
-            net,
-            opt,
-            loss_sum: zero(),
-            wrong: zero(),
-            outcome: Outcome { run: run.clone(), status: Status::Finished, curves: vec![], responses: None },
-        });
+            window: vec![],
+            curves: vec![],
+        };
+        members.push(Member { run: run.clone(), vs, net, sgd, state, loss_sum: zero(), wrong: zero() });
+    }
+    let (mut epoch, mut iteration, mut elapsed) = (0u64, 0u64, 0.0f64);
+    if let Some(path) = control.checkpoint.as_deref().filter(|p| p.is_file()) {
+        let g = load_checkpoint(path, &mut members)?;
+        (epoch, iteration, elapsed) = (g.epoch, g.iteration, g.elapsed_s);
+        control
+            .progress
+            .line(&format!("{}: resumed after epoch {epoch} (iteration {iteration})", label(runs)));
     }
 
     let aug = Augmentation { pad: cfg.augment.pad as i64, flip: cfg.augment.flip };
@@ -125,9 +200,9 @@ pub fn train_lockstep(
     let batch = cfg.batch_size as i64;
     let per_epoch = (n + batch - 1) / batch;
     let total = cfg.schedule.iterations;
-    let start = Instant::now();
-    let (mut iteration, mut epoch) = (0u64, 0u64);
-    while iteration < total && members.iter().any(|m| m.outcome.status == Status::Finished) {
+    control.progress.start_group(&label(runs), total, iteration);
+    let running = |ms: &[Member]| ms.iter().any(|m| m.state.status == Status::Running);
+    while iteration < total && running(&members) {
         epoch += 1;
         let t0 = Instant::now();
         let draw = aug.draw(n as usize, seed, epoch, device);
@@ -137,12 +212,10 @@ pub fn train_lockstep(
             m.wrong = zero();
         }
         let mut lrs = vec![0.0; members.len()];
-        for k in 0..per_epoch {
-            if iteration >= total {
-                break;
-            }
+        for k in 0..per_epoch.min((total - iteration) as i64) {
             let (at, len) = (k * batch, batch.min(n - k * batch));
             let idx = draw.order.narrow(0, at, len);
+            // One augmented batch, fed to every twin.
             let xs = aug.apply(
                 &normalize(&split.train_images.index_select(0, &idx), &split.mean),
                 &draw.dy.narrow(0, at, len),
@@ -151,53 +224,55 @@ pub fn train_lockstep(
             );
             let ys = split.train_labels.index_select(0, &idx);
             for (m, lr_seen) in members.iter_mut().zip(&mut lrs) {
-                if m.outcome.status != Status::Finished {
+                if m.state.status != Status::Running {
                     continue;
                 }
-                let lr = learning_rate(&cfg.optimizer, &cfg.schedule, iteration, m.warming);
-                m.opt.set_lr(lr);
+                let lr = learning_rate(&cfg.optimizer, &cfg.schedule, iteration, m.state.warming);
                 *lr_seen = lr;
                 let logits = xs.apply_t(&m.net, true);
                 let loss = logits.cross_entropy_for_logits(&ys);
-                m.opt.backward_step(&loss);
+                m.sgd.zero_grad();
+                loss.backward();
+                m.sgd.step(lr);
                 let wrong = logits.argmax(-1, false).ne_tensor(&ys).sum(Kind::Float);
                 m.loss_sum += loss.detach() * len as f64;
                 m.wrong += &wrong;
-                if m.warming {
+                if m.state.warming {
                     // Reading the batch error back costs a sync, but only for the few hundred
                     // warm-up iterations of the deepest nets.
-                    m.window.push_back(wrong.double_value(&[]) / len as f64);
-                    if m.window.len() > WARMUP_WINDOW {
-                        m.window.pop_front();
+                    m.state.window.push(wrong.double_value(&[]) / len as f64);
+                    if m.state.window.len() > WARMUP_WINDOW {
+                        m.state.window.remove(0);
                     }
-                    let running = m.window.iter().sum::<f64>() / m.window.len() as f64;
-                    if m.window.len() == WARMUP_WINDOW && running < cfg.schedule.warmup.until_train_error {
-                        m.warming = false;
-                        log(&format!(
+                    let err = m.state.window.iter().sum::<f64>() / m.state.window.len() as f64;
+                    if m.state.window.len() == WARMUP_WINDOW && err < cfg.schedule.warmup.until_train_error {
+                        m.state.warming = false;
+                        control.progress.line(&format!(
                             "{}: warm-up ends at iteration {} (running training error {:.1}%)",
                             m.run.id,
                             iteration + 1,
-                            100.0 * running
+                            100.0 * err
                         ));
                     }
                 }
             }
             iteration += 1;
             images += len;
+            control.progress.iteration(iteration);
         }
 
-        let evaluate_now = epoch % cfg.eval_every as u64 == 0 || iteration >= total;
+        let evaluate_now = epoch.is_multiple_of(cfg.eval_every as u64) || iteration >= total;
         let epoch_s = t0.elapsed().as_secs_f64();
+        elapsed += epoch_s;
+        let mut message = String::new();
         for (m, &lr) in members.iter_mut().zip(&lrs) {
-            if m.outcome.status != Status::Finished {
+            if m.state.status != Status::Running {
                 continue;
             }
             let train_loss = m.loss_sum.double_value(&[]) / images as f64;
             let train_error = m.wrong.double_value(&[]) / images as f64;
-            if !train_loss.is_finite() {
-                m.outcome.status = Status::Diverged;
-            }
-            let (test_loss, test_error) = if evaluate_now && m.outcome.status == Status::Finished {
+            let diverged = !train_loss.is_finite();
+            let (test_loss, test_error) = if evaluate_now && !diverged {
                 let (l, e) = evaluate(&m.net, &split.eval_images, &split.eval_labels, &split.mean);
                 (Some(l), Some(e))
             } else {
@@ -211,22 +286,46 @@ pub fn train_lockstep(
                 train_error,
                 test_loss,
                 test_error,
-                elapsed_s: start.elapsed().as_secs_f64(),
+                elapsed_s: elapsed,
                 images_per_s: images as f64 / epoch_s,
             };
-            log(&epoch_line(&m.run, &record, total, m.outcome.status));
-            m.outcome.curves.push(record);
+            if diverged {
+                m.state.status = Status::Diverged;
+            } else if iteration >= total {
+                m.state.status = Status::Finished;
+            }
+            control.progress.line(&epoch_line(&m.run, &record, total, m.state.status));
+            message.push_str(&format!("  {} {:.3}/{:.1}%", m.run.arch, train_loss, 100.0 * train_error));
+            m.state.curves.push(record);
+        }
+        control.progress.message(&message);
+        if let Some(path) = &control.checkpoint
+            && running(&members)
+        {
+            let g = GroupState { epoch, iteration, elapsed_s: elapsed, members: vec![] };
+            save_checkpoint(path, g, &members)?;
+        }
+        if control.stop_after_epoch == Some(epoch) && running(&members) {
+            return Ok(None);
         }
     }
 
     let mut outcomes = Vec::new();
-    for mut m in members {
-        if cfg.layer_responses && m.outcome.status == Status::Finished {
-            m.outcome.responses = Some(layer_responses(&m.net, &split.eval_images, &split.mean));
+    for m in members {
+        let mut status = m.state.status;
+        if status == Status::Running {
+            // A run resumed from a checkpoint taken at its last epoch has nothing left to train.
+            status = Status::Finished;
         }
-        outcomes.push(m.outcome);
+        let responses = (cfg.layer_responses && status == Status::Finished)
+            .then(|| layer_responses(&m.net, &split.eval_images, &split.mean));
+        outcomes.push(Outcome { run: m.run, status, curves: m.state.curves, responses });
     }
-    Ok(outcomes)
+    Ok(Some(outcomes))
+}
+
+fn label(runs: &[Run]) -> String {
+    runs.iter().map(|r| r.id.as_str()).collect::<Vec<_>>().join(" + ")
 }
 
 fn epoch_line(run: &Run, r: &EpochRecord, total: u64, status: Status) -> String {
@@ -245,6 +344,59 @@ fn epoch_line(run: &Run, r: &EpochRecord, total: u64, status: Status) -> String 
         100.0 * r.train_error,
         r.images_per_s
     )
+}
+
+/// Writes every member's variables and momentum buffers, and the group state, to one file
+/// (temporary name, then rename: a crash leaves the previous checkpoint whole).
+fn save_checkpoint(path: &Path, mut g: GroupState, members: &[Member]) -> Result<()> {
+    let mut named: Vec<(String, Tensor)> = Vec::new();
+    for (k, m) in members.iter().enumerate() {
+        g.members.push(m.state.clone());
+        for (name, t) in m.vs.variables() {
+            named.push((format!("m{k}.var.{name}"), t));
+        }
+        for (i, b) in m.sgd.buffers.iter().enumerate() {
+            named.push((format!("m{k}.momentum.{i}"), b.shallow_clone()));
+        }
+    }
+    let state = serde_norway::to_string(&g)?;
+    named.push(("state".into(), Tensor::from_slice(state.as_bytes())));
+    crate::record::write_atomic(path, |tmp| {
+        Tensor::write_safetensors(&named, tmp)
+            .with_context(|| format!("cannot write checkpoint {}", tmp.display()))
+    })
+}
+
+fn load_checkpoint(path: &Path, members: &mut [Member]) -> Result<GroupState> {
+    let bad = || {
+        format!(
+            "checkpoint {} is unreadable; delete it (or rerun with --fresh) to start over",
+            path.display()
+        )
+    };
+    let named = Tensor::read_safetensors(path).with_context(bad)?;
+    let find = |name: &str| named.iter().find(|(n, _)| n == name).map(|(_, t)| t);
+    let state = find("state").with_context(bad)?;
+    let g: GroupState = serde_norway::from_slice(&Vec::<u8>::try_from(state)?).with_context(bad)?;
+    let ids: Vec<&str> = g.members.iter().map(|m| m.run_id.as_str()).collect();
+    ensure!(
+        ids == members.iter().map(|m| m.run.id.as_str()).collect::<Vec<_>>(),
+        "checkpoint {} holds runs {ids:?}, not this group; delete it (or rerun with --fresh)",
+        path.display()
+    );
+    tch::no_grad(|| -> Result<()> {
+        for (k, m) in members.iter_mut().enumerate() {
+            for (name, mut t) in m.vs.variables() {
+                t.copy_(find(&format!("m{k}.var.{name}")).with_context(bad)?);
+            }
+            for (i, b) in m.sgd.buffers.iter_mut().enumerate() {
+                b.copy_(find(&format!("m{k}.momentum.{i}")).with_context(bad)?);
+            }
+            m.state = g.members[k].clone();
+        }
+        Ok(())
+    })?;
+    Ok(g)
 }
 
 /// Mean loss and error of `net` in eval mode (BN running statistics) on uint8 images.
@@ -280,7 +432,8 @@ pub fn layer_responses(net: &Net, images: &Tensor, mean: &Tensor) -> Vec<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::path::Path;
+    use crate::config::{Arch, Shortcut};
+    use crate::data::{Cifar10, write_synthetic};
 
     fn cfg(text: &str) -> Config {
         Config::parse(text, Path::new("t.yaml"), "t").unwrap()
@@ -299,5 +452,132 @@ mod tests {
         assert!(!warms_up(&c.schedule, 56) && warms_up(&c.schedule, 110) && warms_up(&c.schedule, 1202));
         let off = cfg("depths: [110]\nschedule:\n  warmup:\n    enabled: false\n");
         assert!(!warms_up(&off.schedule, 110));
+    }
+
+    /// Our SGD against tch's (libtorch's C++ torch::optim::SGD) on the same net and batches.
+    #[test]
+    fn sgd_matches_libtorch() {
+        use tch::nn::OptimizerConfig;
+        let _rng = crate::torch_rng_lock();
+        let xs = Tensor::randn([8, 3, 32, 32], (Kind::Float, Device::Cpu));
+        let ys = Tensor::from_slice(&[0i64, 1, 2, 3, 4, 5, 6, 7]);
+        for nesterov in [false, true] {
+            let o = config::Optimizer { lr: 0.1, momentum: 0.9, weight_decay: 1e-4, nesterov };
+            let build = || {
+                tch::manual_seed(1);
+                let vs = nn::VarStore::new(Device::Cpu);
+                let net = model::net(&vs.root(), Arch::Residual, 8, Shortcut::B);
+                (vs, net)
+            };
+            let (vs_a, net_a) = build();
+            let (vs_b, net_b) = build();
+            let mut ours = Sgd::new(&vs_a, &o);
+            let mut theirs =
+                nn::Sgd { momentum: 0.9, dampening: 0.0, wd: 1e-4, nesterov }.build(&vs_b, 0.1).unwrap();
+            for step in 0..3 {
+                let lr = if step == 2 { 0.01 } else { 0.1 };
+                ours.zero_grad();
+                xs.apply_t(&net_a, true).cross_entropy_for_logits(&ys).backward();
+                ours.step(lr);
+                theirs.set_lr(lr);
+                theirs.backward_step(&xs.apply_t(&net_b, true).cross_entropy_for_logits(&ys));
+            }
+            let (a, b) = (vs_a.variables(), vs_b.variables());
+            for (name, t) in &a {
+                assert!(t.allclose(&b[name], 1e-5, 1e-6, false), "{name} (nesterov {nesterov})");
+            }
+        }
+    }
+
+    fn tiny() -> (Config, Split, Vec<Run>, PathBuf) {
+        let dir = std::env::temp_dir().join(format!(
+            "resdeg-train-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        write_synthetic(&dir.join("data"), 32, 9).unwrap();
+        let c = cfg(
+            "depths: [8]\nbatch_size: 16\nseeds: [4]\nschedule: {iterations: 15, milestones: [10]}\neval_every: 2\n",
+        );
+        let split = Cifar10::load(&dir.join("data")).unwrap().split(0, Some(96), None).unwrap();
+        (c.clone(), split, crate::plan::runs(&c), dir)
+    }
+
+    fn train(
+        c: &Config,
+        split: &Split,
+        runs: &[Run],
+        checkpoint: Option<PathBuf>,
+        stop: Option<u64>,
+    ) -> Option<Vec<Outcome>> {
+        let progress = Progress::new(true, 0);
+        let control = Control { checkpoint, stop_after_epoch: stop, progress: &progress };
+        let _rng = crate::torch_rng_lock();
+        train_lockstep(c, runs, split, Device::Cpu, &control).unwrap()
+    }
+
+    fn without_timing(curves: &[EpochRecord]) -> Vec<EpochRecord> {
+        curves.iter().map(|r| EpochRecord { elapsed_s: 0.0, images_per_s: 0.0, ..r.clone() }).collect()
+    }
+
+    /// Twins see the same batches: each net's curves in the pair equal those of the net alone.
+    #[test]
+    fn lockstep_twins_see_the_batches_they_would_see_alone() {
+        let (c, split, runs, dir) = tiny();
+        assert_eq!(runs.len(), 2);
+        let pair = train(&c, &split, &runs, None, None).unwrap();
+        for (k, run) in runs.iter().enumerate() {
+            let alone = train(&c, &split, std::slice::from_ref(run), None, None).unwrap();
+            assert_eq!(without_timing(&alone[0].curves), without_timing(&pair[k].curves), "{}", run.id);
+        }
+        // 6 batches an epoch, 15 iterations: epochs end at 6, 12, 15; evaluated at 2 and 3.
+        let its: Vec<u64> = pair[0].curves.iter().map(|r| r.iteration).collect();
+        assert_eq!(its, [6, 12, 15]);
+        assert_eq!(
+            pair[0].curves.iter().map(|r| r.test_error.is_some()).collect::<Vec<_>>(),
+            [false, true, true]
+        );
+        assert!((pair[1].curves[2].lr - 0.01).abs() < 1e-12);
+        assert_eq!(pair[0].responses.as_ref().unwrap().len(), 7);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    /// Stopping after epoch 1 and resuming from the checkpoint gives the uninterrupted curves bit
+    /// for bit, and the final weights too (through the layer responses).
+    #[test]
+    fn resume_is_exact() {
+        let (c, split, runs, dir) = tiny();
+        let whole = train(&c, &split, &runs, None, None).unwrap();
+        let ck = dir.join("ck.safetensors");
+        assert!(train(&c, &split, &runs, Some(ck.clone()), Some(1)).is_none());
+        assert!(ck.is_file());
+        let named = Tensor::read_safetensors(&ck).unwrap();
+        let state = &named.iter().find(|(n, _)| n == "state").unwrap().1;
+        let saved: GroupState = serde_norway::from_slice(&Vec::<u8>::try_from(state).unwrap()).unwrap();
+        assert_eq!((saved.epoch, saved.iteration, saved.members.len()), (1, 6, 2));
+        let resumed = train(&c, &split, &runs, Some(ck.clone()), None).unwrap();
+        // Epoch 1 comes from the checkpoint, timing included: it was not trained again.
+        for (k, o) in resumed.iter().enumerate() {
+            assert_eq!(o.curves[0], saved.members[k].curves[0]);
+        }
+        for (a, b) in whole.iter().zip(&resumed) {
+            assert_eq!(without_timing(&a.curves), without_timing(&b.curves), "{}", a.run.id);
+            assert_eq!(a.responses, b.responses);
+            assert_eq!(b.status, Status::Finished);
+        }
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn an_absurd_learning_rate_marks_runs_diverged() {
+        let (mut c, split, runs, dir) = tiny();
+        c.optimizer.lr = 1e12;
+        let out = train(&c, &split, &runs, None, None).unwrap();
+        for o in &out {
+            assert_eq!(o.status, Status::Diverged, "{}", o.run.id);
+            assert!(!o.curves.last().unwrap().train_loss.is_finite());
+            assert!(o.responses.is_none());
+        }
+        std::fs::remove_dir_all(dir).unwrap();
     }
 }

@@ -77,10 +77,14 @@ fn tiny_sweep_trains_plain_and_residual_twins() {
     let data = dir.join("data");
     resdeg::data::write_synthetic(&data, 64, 5).unwrap();
     let cfg = dir.join("tiny.yaml");
+    let results = dir.join("results");
     fs::write(
         &cfg,
-        "depths: [8]\nbatch_size: 32\ndevice: cpu\nthreads: 1\nschedule: {iterations: 12, milestones: [8]}\n\
-         data: {train_subset: 160}\n",
+        format!(
+            "depths: [8]\nbatch_size: 32\ndevice: cpu\nthreads: 1\nschedule: {{iterations: 12, milestones: [8]}}\n\
+             data: {{train_subset: 160}}\nresults_dir: {}\n",
+            results.display()
+        ),
     )
     .unwrap();
     let out = resdeg(&[cfg.to_str().unwrap()], Some(&data));
@@ -91,5 +95,28 @@ fn tiny_sweep_trains_plain_and_residual_twins() {
     for run in ["plain-8-s0", "residual-8-A-s0"] {
         assert!(s.contains(&format!("{run:<18} epoch   3  it     12/12  lr 0.0100")), "{s}");
         assert!(s.lines().any(|l| l.starts_with(run) && l.contains("finished")), "{s}");
+        let d = results.join("tiny").join(run);
+        let info = fs::read_to_string(d.join("run.yaml")).unwrap();
+        assert!(info.contains("status: finished") && info.contains("libtorch_version: 2.11.0"), "{info}");
+        let curves = resdeg::record::read_parquet(&d.join("curves.parquet")).unwrap();
+        assert_eq!(curves.height(), 3);
+        let layers = resdeg::record::read_parquet(&d.join("layer_responses.parquet")).unwrap();
+        assert_eq!(layers.height(), 7);
     }
+    let all = resdeg::record::read_parquet(&results.join("tiny").join("curves.parquet")).unwrap();
+    assert_eq!(all.height(), 6);
+
+    // The same command again finds both runs done and trains nothing.
+    let again = resdeg(&[cfg.to_str().unwrap()], Some(&data));
+    let s = text(&again.stdout);
+    assert!(again.status.success() && s.matches("already done").count() == 2 && !s.contains("epoch"), "{s}");
+
+    // A different config under the same name is refused, and nothing is overwritten.
+    let before = fs::read(results.join("tiny/plain-8-s0/curves.parquet")).unwrap();
+    let changed = fs::read_to_string(&cfg).unwrap().replace("batch_size: 32", "batch_size: 16");
+    fs::write(&cfg, changed).unwrap();
+    let out = resdeg(&[cfg.to_str().unwrap()], Some(&data));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("different config"), "{}", text(&out.stderr));
+    assert_eq!(fs::read(results.join("tiny/plain-8-s0/curves.parquet")).unwrap(), before);
 }

@@ -1,0 +1,354 @@
+//! What a run leaves on disk, in `results/<experiment>/<run_id>/`: `curves.parquet` (a row per
+//! epoch), `layer_responses.parquet` (a row per 3x3 layer) and `run.yaml` (the resolved config,
+//! the environment and the status). `results/<experiment>/curves.parquet` gathers every run's
+//! curves. Every file appears atomically (temporary file, then rename). Only this module knows
+//! Parquet.
+
+use crate::config::Config;
+use crate::model;
+use crate::plan::Run;
+use crate::train::{EpochRecord, Outcome, Status};
+use anyhow::{Context, Result};
+use polars::prelude::*;
+use serde::{Deserialize, Serialize};
+use std::fs;
+use std::path::{Path, PathBuf};
+
+/// The folder of one experiment's results.
+pub fn experiment_dir(cfg: &Config) -> PathBuf {
+    cfg.results_dir.join(&cfg.name)
+}
+
+/// The folder of one run's results.
+pub fn run_dir(cfg: &Config, run: &Run) -> PathBuf {
+    experiment_dir(cfg).join(&run.id)
+}
+
+/// The checkpoint of runs training in lockstep: one file for the group, so that its members can
+/// never be resumed from different epochs.
+pub fn checkpoint_path(cfg: &Config, runs: &[Run]) -> PathBuf {
+    let ids: Vec<&str> = runs.iter().map(|r| r.id.as_str()).collect();
+    experiment_dir(cfg).join("checkpoints").join(format!("{}.safetensors", ids.join("+")))
+}
+
+/// Deletes everything recorded for `run`: its folder and any checkpoint it is part of (--fresh).
+pub fn forget(cfg: &Config, run: &Run) -> Result<()> {
+    let dir = run_dir(cfg, run);
+    if dir.exists() {
+        fs::remove_dir_all(&dir).with_context(|| format!("cannot delete {}", dir.display()))?;
+    }
+    let checkpoints = experiment_dir(cfg).join("checkpoints");
+    for entry in fs::read_dir(&checkpoints).into_iter().flatten().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let stem = name.strip_suffix(".safetensors").unwrap_or(&name);
+        if stem.split('+').any(|id| id == run.id) {
+            fs::remove_file(entry.path())
+                .with_context(|| format!("cannot delete {}", entry.path().display()))?;
+        }
+    }
+    Ok(())
+}
+
+/// The `started` time of an interrupted run, so that a resumed run keeps it.
+pub fn started(cfg: &Config, run: &Run) -> Option<String> {
+    let text = fs::read_to_string(run_dir(cfg, run).join("run.yaml")).ok()?;
+    serde_norway::from_str::<RunInfo>(&text).ok().map(|i| i.started)
+}
+
+/// Has `write` fill a temporary file beside `path`, then renames it into place, so that readers
+/// (and a rerun after a crash) see either the old file or the whole new one.
+pub fn write_atomic(path: &Path, write: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
+    let dir = path.parent().context("a results file has a folder")?;
+    fs::create_dir_all(dir).with_context(|| format!("cannot create {}; check results_dir", dir.display()))?;
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
+    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    let result = write(&tmp).and_then(|()| {
+        fs::File::open(&tmp)?.sync_all()?;
+        fs::rename(&tmp, path).with_context(|| format!("cannot move {} into place", path.display()))
+    });
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+fn write_parquet(path: &Path, mut df: DataFrame) -> Result<()> {
+    write_atomic(path, |tmp| {
+        let f = fs::File::create(tmp).with_context(|| format!("cannot write {}", tmp.display()))?;
+        ParquetWriter::new(f).finish(&mut df)?;
+        Ok(())
+    })
+}
+
+pub fn read_parquet(path: &Path) -> Result<DataFrame> {
+    let f = fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+    ParquetReader::new(f).finish().map_err(|e| {
+        anyhow::anyhow!("{} is not a readable Parquet file ({e}); delete it and rerun", path.display())
+    })
+}
+
+/// A run's curves as a table with the columns of `curves.parquet`.
+pub fn curves_frame(run: &Run, curves: &[EpochRecord]) -> Result<DataFrame> {
+    let n = curves.len();
+    let col = |f: fn(&EpochRecord) -> f64| curves.iter().map(f).collect::<Vec<f64>>();
+    Ok(df!(
+        "run_id" => vec![run.id.as_str(); n],
+        "arch" => vec![run.arch.to_string(); n],
+        "depth" => vec![run.depth; n],
+        "shortcut" => vec![run.shortcut.to_string(); n],
+        "seed" => vec![run.seed; n],
+        "epoch" => curves.iter().map(|r| r.epoch).collect::<Vec<u64>>(),
+        "iteration" => curves.iter().map(|r| r.iteration).collect::<Vec<u64>>(),
+        "lr" => col(|r| r.lr),
+        "train_loss" => col(|r| r.train_loss),
+        "train_error" => col(|r| r.train_error),
+        "test_loss" => curves.iter().map(|r| r.test_loss).collect::<Vec<Option<f64>>>(),
+        "test_error" => curves.iter().map(|r| r.test_error).collect::<Vec<Option<f64>>>(),
+        "elapsed_s" => col(|r| r.elapsed_s),
+        "images_per_s" => col(|r| r.images_per_s),
+    )?)
+}
+
+/// A run's layer responses with the columns of `layer_responses.parquet`.
+pub fn responses_frame(run: &Run, stds: &[f64]) -> Result<DataFrame> {
+    let n = stds.len();
+    Ok(df!(
+        "run_id" => vec![run.id.as_str(); n],
+        "arch" => vec![run.arch.to_string(); n],
+        "depth" => vec![run.depth; n],
+        "layer" => (1..=n as u32).collect::<Vec<u32>>(),
+        "stage" => model::conv_stages(run.depth),
+        "std" => stds.to_vec(),
+    )?)
+}
+
+/// `run.yaml`: everything needed to know what produced a run's numbers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunInfo {
+    pub run_id: String,
+    pub status: String,
+    pub config: Config,
+    pub environment: Environment,
+    pub started: String,
+    pub ended: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Environment {
+    pub resdeg_version: String,
+    pub git_commit: String,
+    pub tch_version: String,
+    pub libtorch_version: String,
+    pub device: String,
+    pub threads: i32,
+}
+
+impl Environment {
+    pub fn here(device: &str) -> Environment {
+        Environment {
+            resdeg_version: env!("CARGO_PKG_VERSION").into(),
+            git_commit: env!("RESDEG_GIT_COMMIT").into(),
+            tch_version: env!("RESDEG_TCH_VERSION").into(),
+            libtorch_version: env!("RESDEG_LIBTORCH_VERSION").into(),
+            device: device.into(),
+            threads: tch::get_num_threads(),
+        }
+    }
+}
+
+/// The time now as RFC 3339 UTC, to the second.
+pub fn now() -> String {
+    humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
+}
+
+/// Writes `run.yaml` for a run.
+pub fn write_run_info(cfg: &Config, run: &Run, info: &RunInfo) -> Result<()> {
+    let text = serde_norway::to_string(info)?;
+    write_atomic(&run_dir(cfg, run).join("run.yaml"), |tmp| Ok(fs::write(tmp, text)?))
+}
+
+/// Whether two configs describe the same science (they may differ in where and how fast they run).
+fn same_experiment(a: &Config, b: &Config) -> bool {
+    let strip = |c: &Config| {
+        let mut c = c.clone();
+        (c.device, c.threads, c.results_dir, c.data.dir) =
+            (String::new(), None, PathBuf::new(), PathBuf::new());
+        c
+    };
+    strip(a) == strip(b)
+}
+
+/// Whether a run has already ended (finished or diverged) under this same experiment. A run
+/// folder made by a different config is an error: mixing the two would corrupt the comparison.
+pub fn already_done(cfg: &Config, run: &Run) -> Result<bool> {
+    let path = run_dir(cfg, run).join("run.yaml");
+    let Ok(text) = fs::read_to_string(&path) else {
+        return Ok(false);
+    };
+    let info: RunInfo = serde_norway::from_str(&text).with_context(|| {
+        format!("{} is not a resdeg run.yaml; move it away or delete the run folder", path.display())
+    })?;
+    anyhow::ensure!(
+        same_experiment(&info.config, cfg),
+        "{} was made by a different config of experiment {}; give this config another name (or results_dir), \
+         or delete {} to start over",
+        path.display(),
+        cfg.name,
+        experiment_dir(cfg).display()
+    );
+    Ok(info.status == "finished" || info.status == "diverged")
+}
+
+/// Writes a finished (or diverged) run's records and its `run.yaml`.
+pub fn write_outcome(cfg: &Config, o: &Outcome, mut info: RunInfo) -> Result<()> {
+    let dir = run_dir(cfg, &o.run);
+    write_parquet(&dir.join("curves.parquet"), curves_frame(&o.run, &o.curves)?)?;
+    if let Some(stds) = &o.responses {
+        write_parquet(&dir.join("layer_responses.parquet"), responses_frame(&o.run, stds)?)?;
+    }
+    info.status = match o.status {
+        Status::Running => "running",
+        Status::Finished => "finished",
+        Status::Diverged => "diverged",
+    }
+    .into();
+    info.ended = Some(now());
+    write_run_info(cfg, &o.run, &info)
+}
+
+/// The last recorded epoch of every run in `results/<experiment>/curves.parquet`.
+pub fn finals(cfg: &Config) -> Result<Vec<crate::report::Final>> {
+    let path = experiment_dir(cfg).join("curves.parquet");
+    if !path.is_file() {
+        return Ok(vec![]);
+    }
+    let df = read_parquet(&path)?;
+    let n = df.height();
+    let strs = |c: &str| -> Result<Vec<String>> {
+        let ca = df.column(c)?.str()?;
+        Ok((0..n).map(|i| ca.get(i).unwrap_or_default().to_string()).collect())
+    };
+    let (ids, archs) = (strs("run_id")?, strs("arch")?);
+    let depth = df.column("depth")?.u32()?;
+    let seed = df.column("seed")?.u64()?;
+    let iters = df.column("iteration")?.u64()?;
+    let iteration: Vec<u64> = (0..n).map(|i| iters.get(i).unwrap_or(0)).collect();
+    let train = df.column("train_error")?.f64()?;
+    let test = df.column("test_error")?.f64()?;
+    let mut last: std::collections::BTreeMap<&str, usize> = Default::default();
+    for (i, id) in ids.iter().enumerate() {
+        let e = last.entry(id).or_insert(i);
+        if iteration[i] >= iteration[*e] {
+            *e = i;
+        }
+    }
+    last.into_values()
+        .map(|i| {
+            let arch = match archs[i].as_str() {
+                "plain" => crate::config::Arch::Plain,
+                "residual" => crate::config::Arch::Residual,
+                other => anyhow::bail!("{}: unknown arch {other:?} in run {}", path.display(), ids[i]),
+            };
+            Ok(crate::report::Final {
+                run_id: ids[i].clone(),
+                arch,
+                depth: depth.get(i).unwrap_or(0),
+                seed: seed.get(i).unwrap_or(0),
+                iteration: iteration[i],
+                train_error: train.get(i).unwrap_or(f64::NAN),
+                test_error: test.get(i),
+            })
+        })
+        .collect()
+}
+
+/// Rewrites `results/<experiment>/curves.parquet` from every run folder that has curves.
+pub fn gather_curves(cfg: &Config) -> Result<()> {
+    let dir = experiment_dir(cfg);
+    let mut runs: Vec<PathBuf> = fs::read_dir(&dir)
+        .with_context(|| format!("cannot list {}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path().join("curves.parquet")))
+        .filter(|p| p.is_file())
+        .collect();
+    runs.sort();
+    let mut all: Option<DataFrame> = None;
+    for p in &runs {
+        let df = read_parquet(p)?;
+        match &mut all {
+            None => all = Some(df),
+            Some(a) => {
+                a.vstack_mut(&df)?;
+            }
+        }
+    }
+    match all {
+        Some(df) => write_parquet(&dir.join("curves.parquet"), df),
+        None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Arch, Shortcut};
+
+    fn run() -> Run {
+        Run { id: "residual-8-A-s3".into(), arch: Arch::Residual, depth: 8, shortcut: Shortcut::A, seed: 3 }
+    }
+
+    #[test]
+    fn curves_round_trip_with_the_schema() {
+        let dir = std::env::temp_dir().join(format!("resdeg-record-{}", std::process::id()));
+        let rec = |epoch, test: Option<f64>| EpochRecord {
+            epoch,
+            iteration: 5 * epoch,
+            lr: 0.1,
+            train_loss: 2.0 / epoch as f64,
+            train_error: 0.5,
+            test_loss: test.map(|t| t * 2.0),
+            test_error: test,
+            elapsed_s: epoch as f64,
+            images_per_s: 100.0,
+        };
+        let p = dir.join("c.parquet");
+        write_parquet(&p, curves_frame(&run(), &[rec(1, None), rec(2, Some(0.25))]).unwrap()).unwrap();
+        let df = read_parquet(&p).unwrap();
+        let names: Vec<String> = df.get_column_names().iter().map(|s| s.to_string()).collect();
+        assert_eq!(
+            names,
+            [
+                "run_id",
+                "arch",
+                "depth",
+                "shortcut",
+                "seed",
+                "epoch",
+                "iteration",
+                "lr",
+                "train_loss",
+                "train_error",
+                "test_loss",
+                "test_error",
+                "elapsed_s",
+                "images_per_s"
+            ]
+        );
+        assert_eq!(df.height(), 2);
+        assert_eq!(df.column("run_id").unwrap().str().unwrap().get(1), Some("residual-8-A-s3"));
+        assert_eq!(df.column("test_error").unwrap().f64().unwrap().get(0), None);
+        assert_eq!(df.column("test_error").unwrap().f64().unwrap().get(1), Some(0.25));
+        assert_eq!(df.column("iteration").unwrap().u64().unwrap().get(1), Some(10));
+        assert!(!dir.read_dir().unwrap().any(|e| e.unwrap().file_name().to_string_lossy().contains(".tmp")));
+
+        let r = read_parquet(&{
+            let p = dir.join("r.parquet");
+            write_parquet(&p, responses_frame(&run(), &[1.0; 7]).unwrap()).unwrap();
+            p
+        })
+        .unwrap();
+        let stage: Vec<Option<u32>> =
+            (0..7).map(|i| r.column("stage").unwrap().u32().unwrap().get(i)).collect();
+        assert_eq!(stage, [0, 1, 1, 2, 2, 3, 3].map(Some));
+        fs::remove_dir_all(dir).unwrap();
+    }
+}
