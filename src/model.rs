@@ -153,6 +153,24 @@ impl Net {
     }
 }
 
+/// The same values laid out channels-last (NHWC strides, NCHW shape): oneDNN's faster layout for
+/// convolutions on the CPU. tch has no memory-format API, so permute, copy, permute back.
+pub fn channels_last(t: &Tensor) -> Tensor {
+    t.permute([0, 2, 3, 1]).contiguous().permute([0, 3, 1, 2])
+}
+
+/// Re-lays every conv weight of a net channels-last, so that convolutions on channels-last inputs
+/// need no conversions.
+pub fn make_channels_last(vs: &nn::VarStore) {
+    tch::no_grad(|| {
+        for (_, mut w) in vs.variables() {
+            if w.dim() == 4 {
+                w.set_data(&channels_last(&w));
+            }
+        }
+    });
+}
+
 impl ModuleT for Net {
     fn forward_t(&self, xs: &Tensor, train: bool) -> Tensor {
         self.forward_recording(xs, train, None)

@@ -176,6 +176,9 @@ pub fn train_lockstep(
         tch::manual_seed(run.seed as i64);
         let vs = nn::VarStore::new(device);
         let net = model::net(&vs.root(), run.arch, run.depth, run.shortcut);
+        if device == Device::Cpu {
+            model::make_channels_last(&vs);
+        }
         let sgd = Sgd::new(&vs, &cfg.optimizer);
         let state = MemberState {
             run_id: run.id.clone(),
@@ -222,6 +225,7 @@ pub fn train_lockstep(
                 &draw.dx.narrow(0, at, len),
                 &draw.flip.narrow(0, at, len),
             );
+            let xs = layout(xs);
             let ys = split.train_labels.index_select(0, &idx);
             for (m, lr_seen) in members.iter_mut().zip(&mut lrs) {
                 if m.state.status != Status::Running {
@@ -324,6 +328,12 @@ pub fn train_lockstep(
     Ok(Some(outcomes))
 }
 
+/// Inputs on the CPU go channels-last (measured: ResNet-20 pair 206-214 → 241-245 img/s on the
+/// 2-core development machine); on a GPU they stay as they are.
+fn layout(xs: Tensor) -> Tensor {
+    if xs.device() == Device::Cpu { model::channels_last(&xs) } else { xs }
+}
+
 fn label(runs: &[Run]) -> String {
     runs.iter().map(|r| r.id.as_str()).collect::<Vec<_>>().join(" + ")
 }
@@ -353,10 +363,11 @@ fn save_checkpoint(path: &Path, mut g: GroupState, members: &[Member]) -> Result
     for (k, m) in members.iter().enumerate() {
         g.members.push(m.state.clone());
         for (name, t) in m.vs.variables() {
-            named.push((format!("m{k}.var.{name}"), t));
+            // safetensors stores contiguous tensors; loading copies back into the live layout.
+            named.push((format!("m{k}.var.{name}"), t.contiguous()));
         }
         for (i, b) in m.sgd.buffers.iter().enumerate() {
-            named.push((format!("m{k}.momentum.{i}"), b.shallow_clone()));
+            named.push((format!("m{k}.momentum.{i}"), b.contiguous()));
         }
     }
     let state = serde_norway::to_string(&g)?;
@@ -407,7 +418,7 @@ pub fn evaluate(net: &Net, images: &Tensor, labels: &Tensor, mean: &Tensor) -> (
     let mut wrong = Tensor::zeros([], (Kind::Int64, images.device()));
     for at in (0..n).step_by(EVAL_BATCH as usize) {
         let len = EVAL_BATCH.min(n - at);
-        let logits = normalize(&images.narrow(0, at, len), mean).apply_t(net, false);
+        let logits = layout(normalize(&images.narrow(0, at, len), mean)).apply_t(net, false);
         let ys = labels.narrow(0, at, len);
         loss +=
             logits.cross_entropy_loss::<Tensor>(&ys, None, Reduction::Sum, -100, 0.0).to_kind(Kind::Double);
@@ -423,7 +434,8 @@ pub fn layer_responses(net: &Net, images: &Tensor, mean: &Tensor) -> Vec<f64> {
     let n = images.size()[0];
     for at in (0..n).step_by(EVAL_BATCH as usize) {
         let len = EVAL_BATCH.min(n - at);
-        let _ = net.forward_recording(&normalize(&images.narrow(0, at, len), mean), false, Some(&mut r));
+        let xs = layout(normalize(&images.narrow(0, at, len), mean));
+        let _ = net.forward_recording(&xs, false, Some(&mut r));
         r.end_batch();
     }
     r.stds()

@@ -81,7 +81,7 @@ fn tiny_sweep_trains_plain_and_residual_twins() {
     fs::write(
         &cfg,
         format!(
-            "depths: [8]\nbatch_size: 32\ndevice: cpu\nthreads: 1\nschedule: {{iterations: 12, milestones: [8]}}\n\
+            "depths: [8, 14]\nbatch_size: 32\ndevice: cpu\nthreads: 1\nschedule: {{iterations: 12, milestones: [8]}}\n\
              data: {{train_subset: 160}}\nresults_dir: {}\n",
             results.display()
         ),
@@ -92,7 +92,9 @@ fn tiny_sweep_trains_plain_and_residual_twins() {
     assert!(out.status.success(), "{s}\n{}", text(&out.stderr));
     assert!(s.contains("160 training images, evaluating on 64 test images"), "{s}");
     // 5 batches an epoch: epochs end at iterations 5, 10 and 12, the last with the lr divided by 10.
-    for run in ["plain-8-s0", "residual-8-A-s0"] {
+    for (run, layers) in
+        [("plain-8-s0", 7), ("residual-8-A-s0", 7), ("plain-14-s0", 13), ("residual-14-A-s0", 13)]
+    {
         assert!(s.contains(&format!("{run:<18} epoch   3  it     12/12  lr 0.0100")), "{s}");
         assert!(s.lines().any(|l| l.starts_with(run) && l.contains("finished")), "{s}");
         let d = results.join("tiny").join(run);
@@ -100,16 +102,39 @@ fn tiny_sweep_trains_plain_and_residual_twins() {
         assert!(info.contains("status: finished") && info.contains("libtorch_version: 2.11.0"), "{info}");
         let curves = resdeg::record::read_parquet(&d.join("curves.parquet")).unwrap();
         assert_eq!(curves.height(), 3);
-        let layers = resdeg::record::read_parquet(&d.join("layer_responses.parquet")).unwrap();
-        assert_eq!(layers.height(), 7);
+        let table = resdeg::record::read_parquet(&d.join("layer_responses.parquet")).unwrap();
+        assert_eq!(table.height(), layers);
+        let names: Vec<String> = table.get_column_names().iter().map(|c| c.to_string()).collect();
+        assert_eq!(names, ["run_id", "arch", "depth", "layer", "stage", "std"]);
     }
     let all = resdeg::record::read_parquet(&results.join("tiny").join("curves.parquet")).unwrap();
-    assert_eq!(all.height(), 6);
+    assert_eq!(all.height(), 12);
+    let names: Vec<String> = all.get_column_names().iter().map(|c| c.to_string()).collect();
+    assert_eq!(
+        names,
+        [
+            "run_id",
+            "arch",
+            "depth",
+            "shortcut",
+            "seed",
+            "epoch",
+            "iteration",
+            "lr",
+            "train_loss",
+            "train_error",
+            "test_loss",
+            "test_error",
+            "elapsed_s",
+            "images_per_s"
+        ]
+    );
+    assert!(s.contains("What the records of tiny say:") && s.contains("depth 14: plain − residual"), "{s}");
 
     // The same command again finds both runs done and trains nothing.
     let again = resdeg(&[cfg.to_str().unwrap()], Some(&data));
     let s = text(&again.stdout);
-    assert!(again.status.success() && s.matches("already done").count() == 2 && !s.contains("epoch"), "{s}");
+    assert!(again.status.success() && s.matches("already done").count() == 4 && !s.contains("epoch"), "{s}");
 
     // A different config under the same name is refused, and nothing is overwritten.
     let before = fs::read(results.join("tiny/plain-8-s0/curves.parquet")).unwrap();
@@ -119,4 +144,30 @@ fn tiny_sweep_trains_plain_and_residual_twins() {
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("different config"), "{}", text(&out.stderr));
     assert_eq!(fs::read(results.join("tiny/plain-8-s0/curves.parquet")).unwrap(), before);
+}
+
+#[test]
+fn diverged_runs_are_marked_and_the_sweep_completes() {
+    let dir = tmp("diverge");
+    let data = dir.join("data");
+    resdeg::data::write_synthetic(&data, 16, 2).unwrap();
+    let cfg = dir.join("boom.yaml");
+    fs::write(
+        &cfg,
+        format!(
+            "depths: [8]\nbatch_size: 16\ndevice: cpu\nthreads: 1\noptimizer: {{lr: 1.0e12}}\n\
+             schedule: {{iterations: 10, milestones: []}}\nresults_dir: {}\n",
+            dir.join("results").display()
+        ),
+    )
+    .unwrap();
+    let out = resdeg(&[cfg.to_str().unwrap()], Some(&data));
+    let s = text(&out.stdout);
+    assert!(out.status.success(), "{s}\n{}", text(&out.stderr));
+    assert!(s.contains("DIVERGED"), "{s}");
+    for run in ["plain-8-s0", "residual-8-A-s0"] {
+        assert!(s.lines().any(|l| l.starts_with(run) && l.contains("diverged")), "{s}");
+        let info = fs::read_to_string(dir.join("results/boom").join(run).join("run.yaml")).unwrap();
+        assert!(info.contains("status: diverged"), "{info}");
+    }
 }
