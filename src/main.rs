@@ -116,6 +116,10 @@ fn run(cli: Cli) -> Result<()> {
         let now = record::now();
         let info = |run: &plan::Run| record::RunInfo {
             run_id: run.id.clone(),
+            arch: run.arch,
+            depth: run.depth,
+            shortcut: run.shortcut,
+            seed: run.seed,
             status: "running".into(),
             config: cfg.clone(),
             environment: env.clone(),

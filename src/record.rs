@@ -126,7 +126,13 @@ pub fn responses_frame(run: &Run, stds: &[f64]) -> Result<DataFrame> {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunInfo {
     pub run_id: String,
+    pub arch: crate::config::Arch,
+    pub depth: u32,
+    pub shortcut: crate::config::Shortcut,
+    pub seed: u64,
+    /// running, finished or diverged.
     pub status: String,
+    /// The whole sweep's resolved config (every default filled in) that this run belongs to.
     pub config: Config,
     pub environment: Environment,
     pub started: String,

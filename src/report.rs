@@ -90,9 +90,21 @@ pub fn verdict(finals: &[Final]) -> Vec<String> {
     };
     let lead = 100.0 * (plain_deep - res_deep);
     lines.push(if plain_deep > plain_shallow && lead >= MARGIN_POINTS {
+        let full = match residual.get(&shallow) {
+            Some(&res_shallow) if res_deep < res_shallow => {
+                format!(" Deeper is also better among residual nets ({} vs {}), as in the paper.", pct(res_deep), pct(res_shallow))
+            }
+            Some(&res_shallow) => format!(
+                " Deeper is not yet better among residual nets ({} vs {} for residual-{shallow}): the paper's full result needs \
+                 longer training.",
+                pct(res_deep),
+                pct(res_shallow)
+            ),
+            None => String::new(),
+        };
         format!(
             "Degradation shown: plain-{deep} trains worse than plain-{shallow} ({} vs {}) while its residual twin reaches {}, \
-             {lead:.1} points better on the same batches.",
+             {lead:.1} points better on the same batches.{full}",
             pct(plain_deep),
             pct(plain_shallow),
             pct(res_deep)
