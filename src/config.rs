@@ -71,6 +71,9 @@ pub struct Config {
     pub threads: Option<usize>,
     #[serde(default = "default_results_dir")]
     pub results_dir: PathBuf,
+    /// Where the figures go (`<plots_dir>/<name>/`).
+    #[serde(default = "default_plots_dir")]
+    pub plots_dir: PathBuf,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -191,6 +194,9 @@ fn default_results_dir() -> PathBuf {
 }
 fn default_device() -> String {
     "auto".into()
+}
+fn default_plots_dir() -> PathBuf {
+    PathBuf::from("plots")
 }
 fn default_data_dir() -> PathBuf {
     PathBuf::from("data/cifar10")

@@ -2,12 +2,13 @@
 //!
 //! The pipeline, one module a step: [`config`] (the sweep file) → [`plan`] (its runs) →
 //! [`data`] (CIFAR-10) → [`model`] (the nets) → [`train`] (the recipe, twins in lockstep)
-//! → [`record`] (Parquet and run.yaml) → [`report`] (what the records say).
+//! → [`record`] (Parquet and run.yaml) → [`report`] (what the records say, drawn by [`plot`]).
 
 pub mod config;
 pub mod data;
 pub mod model;
 pub mod plan;
+pub mod plot;
 pub mod progress;
 pub mod record;
 pub mod report;

@@ -3,7 +3,7 @@ use clap::Parser;
 use resdeg::data::{self, Cifar10};
 use resdeg::progress::Progress;
 use resdeg::train::{Control, Status};
-use resdeg::{config::Config, plan, record, train};
+use resdeg::{config::Config, plan, record, report, train};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -24,6 +24,9 @@ struct Cli {
     /// Delete the selected runs' records and checkpoints and train them from the start.
     #[arg(long)]
     fresh: bool,
+    /// Only (re)draw the figures, Table 6 and REPORT.md from the records; train nothing.
+    #[arg(long)]
+    report: bool,
     /// Plain log lines instead of progress bars.
     #[arg(long)]
     quiet: bool,
@@ -67,6 +70,12 @@ fn run(cli: Cli) -> Result<()> {
             tch::get_num_threads()
         );
         print!("{}", plan::table(&runs));
+        return Ok(());
+    }
+    if cli.report {
+        for line in report::write_report(&cfg)? {
+            println!("{line}");
+        }
         return Ok(());
     }
     if cli.fresh {
@@ -160,12 +169,8 @@ fn run(cli: Cli) -> Result<()> {
         );
     }
     println!("records: {}", record::experiment_dir(&cfg).display());
-    let verdict = resdeg::report::verdict(&record::finals(&cfg)?);
-    if !verdict.is_empty() {
-        println!("\nWhat the records of {} say:", cfg.name);
-        for line in verdict {
-            println!("  {line}");
-        }
+    for line in report::write_report(&cfg)? {
+        println!("{line}");
     }
     Ok(())
 }

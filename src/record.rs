@@ -167,18 +167,23 @@ pub fn now() -> String {
     humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
 }
 
+/// Writes a text file atomically.
+pub fn write_text(path: &Path, text: &str) -> Result<()> {
+    write_atomic(path, |tmp| Ok(fs::write(tmp, text)?))
+}
+
 /// Writes `run.yaml` for a run.
 pub fn write_run_info(cfg: &Config, run: &Run, info: &RunInfo) -> Result<()> {
     let text = serde_norway::to_string(info)?;
-    write_atomic(&run_dir(cfg, run).join("run.yaml"), |tmp| Ok(fs::write(tmp, text)?))
+    write_text(&run_dir(cfg, run).join("run.yaml"), &text)
 }
 
 /// Whether two configs describe the same science (they may differ in where and how fast they run).
 fn same_experiment(a: &Config, b: &Config) -> bool {
     let strip = |c: &Config| {
         let mut c = c.clone();
-        (c.device, c.threads, c.results_dir, c.data.dir) =
-            (String::new(), None, PathBuf::new(), PathBuf::new());
+        (c.device, c.threads, c.results_dir, c.plots_dir, c.data.dir) =
+            (String::new(), None, PathBuf::new(), PathBuf::new(), PathBuf::new());
         c
     };
     strip(a) == strip(b)
@@ -222,8 +227,11 @@ pub fn write_outcome(cfg: &Config, o: &Outcome, mut info: RunInfo) -> Result<()>
     write_run_info(cfg, &o.run, &info)
 }
 
-/// The last recorded epoch of every run in `results/<experiment>/curves.parquet`.
-pub fn finals(cfg: &Config) -> Result<Vec<crate::report::Final>> {
+/// Every recorded run's curve, from `results/<experiment>/curves.parquet`, with its status from
+/// its run.yaml; empty when nothing has been recorded yet.
+pub fn curves(cfg: &Config) -> Result<Vec<crate::report::RunCurve>> {
+    use crate::config::{Arch, Shortcut};
+    use crate::report::{Row, RunCurve};
     let path = experiment_dir(cfg).join("curves.parquet");
     if !path.is_file() {
         return Ok(vec![]);
@@ -234,38 +242,57 @@ pub fn finals(cfg: &Config) -> Result<Vec<crate::report::Final>> {
         let ca = df.column(c)?.str()?;
         Ok((0..n).map(|i| ca.get(i).unwrap_or_default().to_string()).collect())
     };
-    let (ids, archs) = (strs("run_id")?, strs("arch")?);
+    let (ids, archs, shortcuts) = (strs("run_id")?, strs("arch")?, strs("shortcut")?);
     let depth = df.column("depth")?.u32()?;
     let seed = df.column("seed")?.u64()?;
-    let iters = df.column("iteration")?.u64()?;
-    let iteration: Vec<u64> = (0..n).map(|i| iters.get(i).unwrap_or(0)).collect();
+    let iteration = df.column("iteration")?.u64()?;
     let train = df.column("train_error")?.f64()?;
     let test = df.column("test_error")?.f64()?;
-    let mut last: std::collections::BTreeMap<&str, usize> = Default::default();
-    for (i, id) in ids.iter().enumerate() {
-        let e = last.entry(id).or_insert(i);
-        if iteration[i] >= iteration[*e] {
-            *e = i;
-        }
-    }
-    last.into_values()
-        .map(|i| {
+    let mut out: Vec<RunCurve> = Vec::new();
+    for i in 0..n {
+        if out.last().is_none_or(|c| c.run.id != ids[i]) {
             let arch = match archs[i].as_str() {
-                "plain" => crate::config::Arch::Plain,
-                "residual" => crate::config::Arch::Residual,
-                other => anyhow::bail!("{}: unknown arch {other:?} in run {}", path.display(), ids[i]),
+                "plain" => Arch::Plain,
+                "residual" => Arch::Residual,
+                other => anyhow::bail!(
+                    "{}: unknown arch {other:?} in run {}; delete the file and rerun",
+                    path.display(),
+                    ids[i]
+                ),
             };
-            Ok(crate::report::Final {
-                run_id: ids[i].clone(),
+            let shortcut = if shortcuts[i] == "B" { Shortcut::B } else { Shortcut::A };
+            let run = Run {
+                id: ids[i].clone(),
                 arch,
                 depth: depth.get(i).unwrap_or(0),
+                shortcut,
                 seed: seed.get(i).unwrap_or(0),
-                iteration: iteration[i],
-                train_error: train.get(i).unwrap_or(f64::NAN),
-                test_error: test.get(i),
-            })
-        })
-        .collect()
+            };
+            let status = fs::read_to_string(run_dir(cfg, &run).join("run.yaml"))
+                .ok()
+                .and_then(|t| serde_norway::from_str::<RunInfo>(&t).ok())
+                .map_or_else(|| "unknown".to_string(), |info| info.status);
+            out.push(RunCurve { run, status, rows: vec![] });
+        }
+        let row = Row {
+            iteration: iteration.get(i).unwrap_or(0),
+            train_error: train.get(i).unwrap_or(f64::NAN),
+            test_error: test.get(i),
+        };
+        out.last_mut().expect("pushed above").rows.push(row);
+    }
+    Ok(out)
+}
+
+/// A recorded run's layer-response stds, network order; None when it has none.
+pub fn responses(cfg: &Config, run: &Run) -> Result<Option<Vec<f64>>> {
+    let path = run_dir(cfg, run).join("layer_responses.parquet");
+    if !path.is_file() {
+        return Ok(None);
+    }
+    let df = read_parquet(&path)?;
+    let std = df.column("std")?.f64()?;
+    Ok(Some((0..df.height()).map(|i| std.get(i).unwrap_or(f64::NAN)).collect()))
 }
 
 /// Rewrites `results/<experiment>/curves.parquet` from every run folder that has curves.

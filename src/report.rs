@@ -1,9 +1,49 @@
-//! What a sweep's records say, in plain sentences: does final training error rise or fall with
-//! depth for plain and for residual nets, and what is the paired plain − residual difference on
-//! identical batches. Works from the final row of each run's curves.
+//! What a sweep's records say: the paper's figures (drawn by `plot`), Table 6 beside the paper's
+//! numbers, and the verdict in plain sentences (does final training error rise or fall with depth
+//! for plain and for residual nets, and the paired plain − residual difference on identical
+//! batches). Reads only the records, so it runs on a sweep still in progress.
 
-use crate::config::Arch;
+use crate::config::{Arch, Config, Shortcut};
+use crate::plan::{Run, grouped};
+use crate::{model, plot, record};
+use anyhow::{Context, Result};
+use rayon::prelude::*;
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+/// One evaluation row of a run's curves.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    pub iteration: u64,
+    pub train_error: f64,
+    pub test_error: Option<f64>,
+}
+
+/// A recorded run: its rows in order and its status (finished, diverged, …) from run.yaml.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunCurve {
+    pub run: Run,
+    pub status: String,
+    pub rows: Vec<Row>,
+}
+
+impl RunCurve {
+    /// The final epoch's errors; the test error is the last one measured.
+    pub fn final_errors(&self) -> Final {
+        let last = self.rows.last();
+        let diverged = self.status == "diverged";
+        Final {
+            run_id: self.run.id.clone(),
+            arch: self.run.arch,
+            depth: self.run.depth,
+            seed: self.run.seed,
+            iteration: last.map_or(0, |r| r.iteration),
+            train_error: if diverged { f64::NAN } else { last.map_or(f64::NAN, |r| r.train_error) },
+            test_error: self.rows.iter().rev().find_map(|r| r.test_error).filter(|_| !diverged),
+        }
+    }
+}
 
 /// A run's last recorded epoch.
 #[derive(Debug, Clone, PartialEq)]
@@ -127,6 +167,362 @@ pub fn verdict(finals: &[Final]) -> Vec<String> {
     lines
 }
 
+/// A residual net's row in the paper's Table 6: depth, parameters as printed, best test error (%)
+/// and, for ResNet-110, mean and std over 5 runs.
+type PaperRow = (u32, &'static str, f64, Option<(f64, f64)>);
+
+/// The paper's Table 6 rows for its residual nets (option A).
+const PAPER: [PaperRow; 6] = [
+    (20, "0.27M", 8.75, None),
+    (32, "0.46M", 7.51, None),
+    (44, "0.66M", 7.17, None),
+    (56, "0.85M", 6.97, None),
+    (110, "1.7M", 6.43, Some((6.61, 0.16))),
+    (1202, "19.4M", 7.93, None),
+];
+
+/// One row of our Table 6: the final-epoch test errors (fractions) of the runs of one net.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TableRow {
+    pub arch: Arch,
+    pub depth: u32,
+    pub shortcut: Shortcut,
+    pub parameters: u64,
+    pub paper_parameters: Option<&'static str>,
+    pub paper_error: Option<f64>,
+    pub paper_mean_std: Option<(f64, f64)>,
+    pub best: Option<f64>,
+    pub mean: Option<f64>,
+    /// Sample std (n − 1) over seeds; None for fewer than two.
+    pub std: Option<f64>,
+    pub seeds: usize,
+    pub diverged: usize,
+}
+
+/// Table 6 from the recorded runs: one row per (arch, depth, shortcut), plain nets by their own
+/// (the paper has none), residual nets beside the paper's figures.
+pub fn table(curves: &[RunCurve]) -> Vec<TableRow> {
+    let mut groups: BTreeMap<(Arch, u32, Shortcut), Vec<&RunCurve>> = BTreeMap::new();
+    for c in curves {
+        // A plain net has no shortcuts: its option is only the grid it came from.
+        let shortcut = if c.run.arch == Arch::Plain { Shortcut::A } else { c.run.shortcut };
+        groups.entry((c.run.arch, c.run.depth, shortcut)).or_default().push(c);
+    }
+    groups
+        .into_iter()
+        .map(|((arch, depth, shortcut), runs)| {
+            let errs: Vec<f64> = runs.iter().filter_map(|c| c.final_errors().test_error).collect();
+            let n = errs.len();
+            let mean = (n > 0).then(|| errs.iter().sum::<f64>() / n as f64);
+            let std = (n > 1).then(|| {
+                let m = mean.expect("n > 0");
+                (errs.iter().map(|e| (e - m).powi(2)).sum::<f64>() / (n - 1) as f64).sqrt()
+            });
+            let paper =
+                PAPER.iter().find(|p| arch == Arch::Residual && shortcut == Shortcut::A && p.0 == depth);
+            TableRow {
+                arch,
+                depth,
+                shortcut,
+                parameters: model::parameters(arch, depth, shortcut),
+                paper_parameters: paper.map(|p| p.1),
+                paper_error: paper.map(|p| p.2),
+                paper_mean_std: paper.and_then(|p| p.3),
+                best: errs.iter().copied().reduce(f64::min),
+                mean,
+                std,
+                seeds: n,
+                diverged: runs.iter().filter(|c| c.status == "diverged").count(),
+            }
+        })
+        .collect()
+}
+
+fn name(r: &TableRow) -> String {
+    match r.arch {
+        Arch::Plain => "plain".into(),
+        Arch::Residual => format!("ResNet ({})", r.shortcut),
+    }
+}
+
+/// Table 6 as Markdown.
+pub fn table_markdown(rows: &[TableRow]) -> String {
+    let mut s = String::from(
+        "| method | layers | params | params (paper) | error % (paper) | error % (ours, best) | error % (ours, mean ± std) | seeds | best − paper |\n\
+         |---|---|---|---|---|---|---|---|---|\n",
+    );
+    for r in rows {
+        let paper = match (r.paper_error, r.paper_mean_std) {
+            (Some(e), Some((m, sd))) => format!("{e:.2} ({m:.2} ± {sd:.2})"),
+            (Some(e), None) => format!("{e:.2}"),
+            _ => "–".into(),
+        };
+        let best = r.best.map_or_else(|| "–".to_string(), |b| format!("{:.2}", 100.0 * b));
+        let mean = match (r.mean, r.std) {
+            (Some(m), Some(sd)) => format!("{:.2} ± {:.2}", 100.0 * m, 100.0 * sd),
+            (Some(m), None) => format!("{:.2}", 100.0 * m),
+            _ => "–".into(),
+        };
+        let seeds = if r.diverged > 0 {
+            format!("{} ({} diverged)", r.seeds, r.diverged)
+        } else {
+            r.seeds.to_string()
+        };
+        let diff = match (r.best, r.paper_error) {
+            (Some(b), Some(p)) => format!("{:+.2}", 100.0 * b - p),
+            _ => "–".into(),
+        };
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} | {paper} | {best} | {mean} | {seeds} | {diff} |",
+            name(r),
+            r.depth,
+            grouped(r.parameters),
+            r.paper_parameters.unwrap_or("–"),
+        );
+    }
+    s
+}
+
+/// Table 6 as CSV (errors in percent, empty where there is no value).
+pub fn table_csv(rows: &[TableRow]) -> String {
+    let f = |v: Option<f64>| v.map_or(String::new(), |v| format!("{v:.4}"));
+    let mut s = String::from(
+        "arch,depth,shortcut,parameters,paper_parameters,paper_error,paper_mean,paper_std,best_error,mean_error,std_error,seeds,diverged,best_minus_paper\n",
+    );
+    for r in rows {
+        let _ = writeln!(
+            s,
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+            r.arch,
+            r.depth,
+            if r.arch == Arch::Plain { String::new() } else { r.shortcut.to_string() },
+            r.parameters,
+            r.paper_parameters.unwrap_or(""),
+            f(r.paper_error),
+            f(r.paper_mean_std.map(|p| p.0)),
+            f(r.paper_mean_std.map(|p| p.1)),
+            f(r.best.map(|b| 100.0 * b)),
+            f(r.mean.map(|m| 100.0 * m)),
+            f(r.std.map(|x| 100.0 * x)),
+            r.seeds,
+            r.diverged,
+            f(r.best.zip(r.paper_error).map(|(b, p)| 100.0 * b - p)),
+        );
+    }
+    s
+}
+
+/// Mean of the curves of one net over its seeds, at the iterations all seeds recorded; errors in
+/// percent, iterations in units of 1e4.
+fn mean_curve(label: String, runs: &[&RunCurve]) -> plot::ErrorCurves {
+    let n = runs.len() as f64;
+    let mut train = Vec::new();
+    let mut test = Vec::new();
+    for (k, row) in runs[0].rows.iter().enumerate() {
+        let at: Vec<&Row> =
+            runs.iter().filter_map(|c| c.rows.get(k).filter(|r| r.iteration == row.iteration)).collect();
+        if at.len() != runs.len() {
+            break;
+        }
+        let x = row.iteration as f64 / 1e4;
+        train.push((x, 100.0 * at.iter().map(|r| r.train_error).sum::<f64>() / n));
+        let tests: Vec<f64> = at.iter().filter_map(|r| r.test_error).collect();
+        if tests.len() == at.len() {
+            test.push((x, 100.0 * tests.iter().sum::<f64>() / n));
+        }
+    }
+    plot::ErrorCurves { label, train, test }
+}
+
+/// The paper's y axis is 0–20%, which clips the first epochs of a full run; when the curves end
+/// above 20% (short runs) the axis grows to show them whole instead. The figure says which.
+fn y_axis(curves: &[plot::ErrorCurves]) -> (f64, String) {
+    let points = || curves.iter().flat_map(|c| c.train.iter().chain(&c.test)).map(|p| p.1);
+    let ends = curves.iter().flat_map(|c| c.train.last().into_iter().chain(c.test.last())).map(|p| p.1);
+    let top = points().fold(0.0, f64::max);
+    if ends.fold(0.0, f64::max) <= 20.0 {
+        let clipped = if top > 20.0 { "; the early parts above 20% are clipped" } else { "" };
+        (20.0, format!("y axis 0-20% as in the paper{clipped}."))
+    } else {
+        let y = ((top / 10.0).ceil() * 10.0).min(100.0);
+        (y, format!("y axis 0-{y:.0}%, not the paper's 0-20%: these runs end above 20% error."))
+    }
+}
+
+/// A figure ready to draw into a given file, by its file name.
+type Figure = (&'static str, Box<dyn Fn(&Path) -> Result<()> + Send + Sync>);
+
+/// The figures the records allow, and a line for each one skipped.
+fn figures(cfg: &Config, curves: &[RunCurve]) -> Result<(Vec<Figure>, Vec<String>)> {
+    let ok: Vec<&RunCurve> = curves.iter().filter(|c| c.status != "diverged" && !c.rows.is_empty()).collect();
+    let nets = |arch: Arch| -> BTreeMap<(u32, Shortcut), Vec<&RunCurve>> {
+        let mut m: BTreeMap<(u32, Shortcut), Vec<&RunCurve>> = BTreeMap::new();
+        for c in ok.iter().filter(|c| c.run.arch == arch) {
+            m.entry((c.run.depth, c.run.shortcut)).or_default().push(c);
+        }
+        m
+    };
+    let label = |arch: Arch, depth: u32, n: usize| {
+        let name = if arch == Arch::Plain { format!("plain-{depth}") } else { format!("ResNet-{depth}") };
+        if n > 1 { format!("{name} (mean of {n})") } else { name }
+    };
+    let (plain, residual) = (nets(Arch::Plain), nets(Arch::Residual));
+    let mut out: Vec<Figure> = Vec::new();
+    let mut skipped = Vec::new();
+
+    match (plain.iter().next(), plain.iter().next_back()) {
+        (Some((a, ra)), Some((b, rb))) if a.0 < b.0 => {
+            let curves = vec![
+                mean_curve(label(Arch::Plain, a.0, ra.len()), ra),
+                mean_curve(label(Arch::Plain, b.0, rb.len()), rb),
+            ];
+            let (y, note) = y_axis(&curves);
+            let title = format!("{}: plain nets", cfg.name);
+            out.push((
+                "fig1.png",
+                Box::new(move |p: &Path| plot::train_test_figure(p, &title, &note, &curves, y)),
+            ));
+        }
+        _ => {
+            let depths: Vec<u32> = plain.keys().map(|k| k.0).collect();
+            skipped.push(format!(
+                "fig1.png skipped: needs finished plain nets of two depths, the records have {depths:?}"
+            ));
+        }
+    }
+    for (file, arch, set, what) in [
+        ("fig6_plain.png", Arch::Plain, &plain, "plain nets"),
+        ("fig6_residual.png", Arch::Residual, &residual, "residual nets"),
+    ] {
+        // As in the paper: plain-110 (above 60% error) is left out, ResNet-1202 has its own panel.
+        let drawn: Vec<plot::ErrorCurves> = set
+            .iter()
+            .filter(|((d, _), _)| *d < 110 || (arch == Arch::Residual && *d == 110))
+            .map(|((d, _), runs)| mean_curve(label(arch, *d, runs.len()), runs))
+            .collect();
+        if drawn.is_empty() {
+            skipped.push(format!(
+                "{file} skipped: no finished {what} of fewer than 110 layers (110 for ResNets) in the records"
+            ));
+            continue;
+        }
+        let (y, note) = y_axis(&drawn);
+        let note = format!("dashed: training error, bold: test error. {note}");
+        let title = format!("{}: {what}", cfg.name);
+        out.push((file, Box::new(move |p: &Path| plot::error_figure(p, &title, &note, &drawn, y))));
+    }
+    let deep: Vec<plot::ErrorCurves> = residual
+        .iter()
+        .filter(|((d, _), _)| *d == 110 || *d == 1202)
+        .map(|((d, _), runs)| mean_curve(label(Arch::Residual, *d, runs.len()), runs))
+        .collect();
+    if deep.len() == 2 {
+        let (y, note) = y_axis(&deep);
+        let note = format!("dashed: training error, bold: test error. {note}");
+        let title = format!("{}: ResNet-110 and ResNet-1202", cfg.name);
+        out.push(("fig6_deep.png", Box::new(move |p: &Path| plot::error_figure(p, &title, &note, &deep, y))));
+    } else {
+        skipped.push("fig6_deep.png skipped: needs finished ResNet-110 and ResNet-1202 runs".into());
+    }
+
+    let mut lines = Vec::new();
+    for (arch, set) in [(Arch::Plain, &plain), (Arch::Residual, &residual)] {
+        for ((depth, _), runs) in set {
+            let mut all: Vec<Vec<f64>> = Vec::new();
+            for c in runs {
+                all.extend(record::responses(cfg, &c.run)?);
+            }
+            if let Some(first) = all.first() {
+                let mean = (0..first.len())
+                    .map(|i| all.iter().map(|s| s[i]).sum::<f64>() / all.len() as f64)
+                    .collect();
+                lines.push((label(arch, *depth, all.len()), mean));
+            }
+        }
+    }
+    if lines.is_empty() {
+        skipped.push(
+            "fig7_layer_responses.png skipped: no run recorded layer responses (layer_responses: true)"
+                .into(),
+        );
+    } else {
+        out.push(("fig7_layer_responses.png", Box::new(move |p: &Path| plot::responses_figure(p, &lines))));
+    }
+    Ok((out, skipped))
+}
+
+/// The plots folder of an experiment.
+pub fn plots_dir(cfg: &Config) -> PathBuf {
+    cfg.plots_dir.join(&cfg.name)
+}
+
+/// A link from a file in `from_dir` to `to`: relative when both paths are, absolute otherwise.
+fn link(from_dir: &Path, to: &Path) -> String {
+    if from_dir.is_relative() && to.is_relative() {
+        let ups = from_dir.components().filter(|c| matches!(c, std::path::Component::Normal(_))).count();
+        format!("{}{}", "../".repeat(ups), to.display())
+    } else {
+        std::path::absolute(to).unwrap_or_else(|_| to.to_path_buf()).display().to_string()
+    }
+}
+
+/// Reads the records and writes the figures (in parallel), Table 6 and REPORT.md; returns the
+/// lines to print: the table, the verdict and what was skipped.
+pub fn write_report(cfg: &Config) -> Result<Vec<String>> {
+    let curves = record::curves(cfg)?;
+    let results = record::experiment_dir(cfg);
+    if curves.is_empty() {
+        return Ok(vec![format!("report: no records in {} yet; nothing to report", results.display())]);
+    }
+    let md = table_markdown(&table(&curves));
+    let finals: Vec<Final> = curves.iter().map(RunCurve::final_errors).collect();
+    let verdict = verdict(&finals);
+    let bullets: String = verdict.iter().map(|v| format!("- {v}\n")).collect();
+    let what = "Final-epoch test error (never the best epoch) on the evaluation images.";
+    record::write_text(
+        &results.join("table6.md"),
+        &format!("# Table 6: {}\n\n{what}\n\n{md}\n## Verdict\n\n{bullets}", cfg.name),
+    )?;
+    record::write_text(&results.join("table6.csv"), &table_csv(&table(&curves)))?;
+
+    let plots = plots_dir(cfg);
+    std::fs::create_dir_all(&plots)
+        .with_context(|| format!("cannot create {}; check plots_dir", plots.display()))?;
+    let (figs, skipped) = figures(cfg, &curves)?;
+    let t0 = std::time::Instant::now();
+    figs.par_iter().map(|(file, draw)| draw(&plots.join(file))).collect::<Result<Vec<()>>>()?;
+    let render_s = t0.elapsed().as_secs_f64();
+
+    let mut report = format!(
+        "# {}: plain against residual nets\n\n{bullets}\n## Table 6\n\n{what}\n\n{md}\n## Figures\n\n",
+        cfg.name
+    );
+    for (file, _) in &figs {
+        let _ = writeln!(report, "![{file}]({})\n", link(&results, &plots.join(file)));
+    }
+    for s in &skipped {
+        let _ = writeln!(report, "- {s}");
+    }
+    record::write_text(&results.join("REPORT.md"), &report)?;
+
+    let mut lines = vec![
+        String::new(),
+        md.trim_end().to_string(),
+        String::new(),
+        format!("What the records of {} say:", cfg.name),
+    ];
+    lines.extend(verdict.iter().map(|v| format!("  {v}")));
+    lines.extend(skipped);
+    lines.push(format!(
+        "report: {} figures in {} ({render_s:.1} s); Table 6 and REPORT.md in {}",
+        figs.len(),
+        plots.display(),
+        results.display()
+    ));
+    Ok(lines)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -199,5 +595,98 @@ mod tests {
             ["depth 110: plain − residual final training error = +10.0 points (2 seeds, identical batches)."]
         );
         assert!(verdict(&[f(Residual, 20, 0, 0.1)]).is_empty());
+    }
+
+    /// A synthetic results folder: ResNet-110 three times, a diverged plain-110, and a run of the
+    /// config (residual-20) never recorded.
+    #[test]
+    fn report_from_synthetic_records() {
+        use crate::train::{EpochRecord, Outcome, Status};
+        let dir = std::env::temp_dir().join(format!("resdeg-report-{}", std::process::id()));
+        let text = format!(
+            "name: synth\ndepths: [20, 56, 110]\ngrids:\n  - {{archs: [residual], depths: [110], seeds: [1, 2]}}\n  - {{archs: [residual], depths: [1202]}}\n\
+             results_dir: {}\nplots_dir: {}\n",
+            dir.join("results").display(),
+            dir.join("plots").display()
+        );
+        let cfg = Config::parse(&text, Path::new("synth.yaml"), "synth").unwrap();
+        // Final test error per run: deeper plain nets worse, deeper residual nets better.
+        let final_test = |r: &Run| match (r.arch, r.depth, r.seed) {
+            (Arch::Plain, d, _) => 0.05 + d as f64 / 1000.0,
+            (Arch::Residual, 110, s) => 0.06 + s as f64 / 100.0,
+            (Arch::Residual, d, _) => 0.08 - d as f64 / 100_000.0,
+        };
+        for run in crate::plan::runs(&cfg) {
+            if run.id == "residual-20-A-s0" {
+                continue;
+            }
+            let diverged = run.id == "plain-110-s0";
+            let curves: Vec<EpochRecord> = (1..=4u64)
+                .map(|e| {
+                    let test = final_test(&run) + 0.1 * (4 - e) as f64;
+                    EpochRecord {
+                        epoch: e,
+                        iteration: 100 * e,
+                        lr: 0.1,
+                        train_loss: if diverged && e == 4 { f64::NAN } else { 1.0 },
+                        train_error: test - 0.02,
+                        test_loss: Some(1.0),
+                        test_error: Some(test),
+                        elapsed_s: e as f64,
+                        images_per_s: 1.0,
+                    }
+                })
+                .collect();
+            let layers = model::conv_stages(run.depth).len();
+            let info = record::RunInfo {
+                run_id: run.id.clone(),
+                arch: run.arch,
+                depth: run.depth,
+                shortcut: run.shortcut,
+                seed: run.seed,
+                status: "running".into(),
+                config: cfg.clone(),
+                environment: record::Environment::here("cpu"),
+                started: record::now(),
+                ended: None,
+            };
+            let o = Outcome {
+                status: if diverged { Status::Diverged } else { Status::Finished },
+                curves,
+                responses: (!diverged).then(|| (0..layers).map(|k| 1.0 / (k + 1) as f64).collect()),
+                run,
+            };
+            record::write_outcome(&cfg, &o, info).unwrap();
+        }
+        record::gather_curves(&cfg).unwrap();
+        let lines = write_report(&cfg).unwrap();
+        let plots = plots_dir(&cfg);
+        for f in
+            ["fig1.png", "fig6_plain.png", "fig6_residual.png", "fig6_deep.png", "fig7_layer_responses.png"]
+        {
+            assert!(std::fs::metadata(plots.join(f)).unwrap().len() > 10_000, "{f}");
+        }
+        let results = record::experiment_dir(&cfg);
+        let md = std::fs::read_to_string(results.join("table6.md")).unwrap();
+        let csv = std::fs::read_to_string(results.join("table6.csv")).unwrap();
+        let report = std::fs::read_to_string(results.join("REPORT.md")).unwrap();
+        // ResNet-110 seeds 0, 1, 2 end at 6%, 7%, 8%: best 6.00, mean 7.00 ± 1.00, 0.43 under the paper.
+        let row =
+            "| ResNet (A) | 110 | 1,727,962 | 1.7M | 6.43 (6.61 ± 0.16) | 6.00 | 7.00 ± 1.00 | 3 | -0.43 |";
+        assert!(md.contains(row), "{md}");
+        assert!(
+            csv.contains("residual,110,A,1727962,1.7M,6.4300,6.6100,0.1600,6.0000,7.0000,1.0000,3,0,-0.4300"),
+            "{csv}"
+        );
+        // Plain nets have no paper figures; the diverged plain-110 counts in no statistic.
+        assert!(md.contains("| plain | 20 | 269,722 | – | – | 7.00 | 7.00 | 1 | – |"), "{md}");
+        assert!(md.contains("| plain | 110 | 1,727,962 | – | – | – | – | 0 (1 diverged) | – |"), "{md}");
+        assert!(!md.contains("| ResNet (A) | 20 |"), "a run never recorded has no row: {md}");
+        assert!(md.contains("Degradation shown") && report.contains("Degradation shown"), "{md}");
+        assert!(report.contains("fig6_plain.png") && report.contains("## Table 6"), "{report}");
+        assert!(lines.iter().any(|l| l.starts_with("report: 5 figures")), "{lines:?}");
+        if std::env::var_os("RESDEG_KEEP_TEST_OUTPUT").is_none() {
+            std::fs::remove_dir_all(dir).unwrap();
+        }
     }
 }
