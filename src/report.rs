@@ -58,8 +58,10 @@ pub struct Final {
 }
 
 /// The lead in training error (percentage points) that the deeper residual net must have over its
-/// plain twin before the sweep is said to show degradation; smaller gaps are within seed noise.
-const MARGIN_POINTS: f64 = 2.0;
+/// plain twin before the sweep is said to show degradation. Measured: after 300 iterations on 5,000
+/// images the 20- and 56-layer twins were 3.7 and 2.7 points apart, the same gap at both depths (a
+/// head start of the shortcuts, not yet degradation); after 700 on 10,000, 12.7 and 20.8.
+const MARGIN_POINTS: f64 = 5.0;
 
 fn pct(x: f64) -> String {
     format!("{:.1}%", 100.0 * x)
@@ -614,7 +616,7 @@ mod tests {
         let final_test = |r: &Run| match (r.arch, r.depth, r.seed) {
             (Arch::Plain, d, _) => 0.05 + d as f64 / 1000.0,
             (Arch::Residual, 110, s) => 0.06 + s as f64 / 100.0,
-            (Arch::Residual, d, _) => 0.08 - d as f64 / 100_000.0,
+            (Arch::Residual, d, _) => 0.05 - d as f64 / 100_000.0,
         };
         for run in crate::plan::runs(&cfg) {
             if run.id == "residual-20-A-s0" {
