@@ -517,9 +517,10 @@ pub fn write_report(cfg: &Config) -> Result<Vec<String>> {
     lines.extend(verdict.iter().map(|v| format!("  {v}")));
     lines.extend(skipped);
     lines.push(format!(
-        "report: {} figures in {} ({render_s:.1} s); Table 6 and REPORT.md in {}",
+        "report: {} figures in {} (drawn in {:.0} ms); Table 6 and REPORT.md in {}",
         figs.len(),
         plots.display(),
+        1000.0 * render_s,
         results.display()
     ));
     Ok(lines)
