@@ -365,8 +365,12 @@ fn figures(cfg: &Config, curves: &[RunCurve]) -> Result<(Vec<Figure>, Vec<String
         }
         m
     };
-    let label = |arch: Arch, depth: u32, n: usize| {
-        let name = if arch == Arch::Plain { format!("plain-{depth}") } else { format!("ResNet-{depth}") };
+    let label = |arch: Arch, (depth, shortcut): (u32, Shortcut), n: usize| {
+        let name = match (arch, shortcut) {
+            (Arch::Plain, _) => format!("plain-{depth}"),
+            (Arch::Residual, Shortcut::A) => format!("ResNet-{depth}"),
+            (Arch::Residual, Shortcut::B) => format!("ResNet-{depth} (B)"),
+        };
         if n > 1 { format!("{name} (mean of {n})") } else { name }
     };
     let (plain, residual) = (nets(Arch::Plain), nets(Arch::Residual));
@@ -376,8 +380,8 @@ fn figures(cfg: &Config, curves: &[RunCurve]) -> Result<(Vec<Figure>, Vec<String
     match (plain.iter().next(), plain.iter().next_back()) {
         (Some((a, ra)), Some((b, rb))) if a.0 < b.0 => {
             let curves = vec![
-                mean_curve(label(Arch::Plain, a.0, ra.len()), ra),
-                mean_curve(label(Arch::Plain, b.0, rb.len()), rb),
+                mean_curve(label(Arch::Plain, *a, ra.len()), ra),
+                mean_curve(label(Arch::Plain, *b, rb.len()), rb),
             ];
             let (y, note) = y_axis(&curves);
             let title = format!("{}: plain nets", cfg.name);
@@ -401,7 +405,7 @@ fn figures(cfg: &Config, curves: &[RunCurve]) -> Result<(Vec<Figure>, Vec<String
         let drawn: Vec<plot::ErrorCurves> = set
             .iter()
             .filter(|((d, _), _)| *d < 110 || (arch == Arch::Residual && *d == 110))
-            .map(|((d, _), runs)| mean_curve(label(arch, *d, runs.len()), runs))
+            .map(|(key, runs)| mean_curve(label(arch, *key, runs.len()), runs))
             .collect();
         if drawn.is_empty() {
             skipped.push(format!(
@@ -417,7 +421,7 @@ fn figures(cfg: &Config, curves: &[RunCurve]) -> Result<(Vec<Figure>, Vec<String
     let deep: Vec<plot::ErrorCurves> = residual
         .iter()
         .filter(|((d, _), _)| *d == 110 || *d == 1202)
-        .map(|((d, _), runs)| mean_curve(label(Arch::Residual, *d, runs.len()), runs))
+        .map(|(key, runs)| mean_curve(label(Arch::Residual, *key, runs.len()), runs))
         .collect();
     if deep.len() == 2 {
         let (y, note) = y_axis(&deep);
@@ -430,7 +434,7 @@ fn figures(cfg: &Config, curves: &[RunCurve]) -> Result<(Vec<Figure>, Vec<String
 
     let mut lines = Vec::new();
     for (arch, set) in [(Arch::Plain, &plain), (Arch::Residual, &residual)] {
-        for ((depth, _), runs) in set {
+        for (key, runs) in set {
             let mut all: Vec<Vec<f64>> = Vec::new();
             for c in runs {
                 all.extend(record::responses(cfg, &c.run)?);
@@ -439,7 +443,7 @@ fn figures(cfg: &Config, curves: &[RunCurve]) -> Result<(Vec<Figure>, Vec<String
                 let mean = (0..first.len())
                     .map(|i| all.iter().map(|s| s[i]).sum::<f64>() / all.len() as f64)
                     .collect();
-                lines.push((label(arch, *depth, all.len()), mean));
+                lines.push((label(arch, *key, all.len()), mean));
             }
         }
     }

@@ -158,3 +158,42 @@ fn diverged_runs_are_marked_and_the_sweep_completes() {
     }
     fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn only_selects_runs_and_fresh_starts_them_over() {
+    let dir = tmp("only");
+    let data = dir.join("data");
+    resdeg::data::write_synthetic(&data, 16, 3).unwrap();
+    let cfg = dir.join("sel.yaml");
+    fs::write(
+        &cfg,
+        format!(
+            "depths: [8]\nbatch_size: 16\ndevice: cpu\nthreads: 1\nschedule: {{iterations: 6, milestones: []}}\n\
+             results_dir: {}\nplots_dir: {}\n",
+            dir.join("results").display(),
+            dir.join("plots").display()
+        ),
+    )
+    .unwrap();
+    let c = cfg.to_str().unwrap();
+    let out = resdeg(&[c, "--only", "residual-*"], Some(&data));
+    let s = text(&out.stdout);
+    assert!(out.status.success() && s.contains("1 runs"), "{s}\n{}", text(&out.stderr));
+    assert!(dir.join("results/sel/residual-8-A-s0/run.yaml").is_file());
+    assert!(!dir.join("results/sel/plain-8-s0").exists());
+
+    let out = resdeg(&[c, "--only", "resnet-*"], Some(&data));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("--only resnet-* matches none of the 2 run ids"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let out = resdeg(&[c, "--only", "residual-*"], Some(&data));
+    assert!(text(&out.stdout).contains("already done"));
+    let out = resdeg(&[c, "--only", "residual-*", "--fresh"], Some(&data));
+    let s = text(&out.stdout);
+    assert!(!s.contains("already done") && s.contains("residual-8-A-s0    epoch"), "{s}");
+    fs::remove_dir_all(dir).unwrap();
+}
