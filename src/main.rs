@@ -123,17 +123,9 @@ fn run(cli: Cli) -> Result<()> {
             continue;
         }
         let now = record::now();
-        let info = |run: &plan::Run| record::RunInfo {
-            run_id: run.id.clone(),
-            arch: run.arch,
-            depth: run.depth,
-            shortcut: run.shortcut,
-            seed: run.seed,
-            status: "running".into(),
-            config: cfg.clone(),
-            environment: env.clone(),
-            started: record::started(&cfg, run).unwrap_or_else(|| now.clone()),
-            ended: None,
+        let info = |run: &plan::Run| {
+            let started = record::started(&cfg, run).unwrap_or_else(|| now.clone());
+            record::RunInfo::running(run, &cfg, env.clone(), started)
         };
         let infos: Vec<record::RunInfo> = todo.iter().map(info).collect();
         for (run, i) in todo.iter().zip(&infos) {

@@ -139,6 +139,24 @@ pub struct RunInfo {
     pub ended: Option<String>,
 }
 
+impl RunInfo {
+    /// The run.yaml of a run that starts (or resumes) now.
+    pub fn running(run: &Run, cfg: &Config, environment: Environment, started: String) -> RunInfo {
+        RunInfo {
+            run_id: run.id.clone(),
+            arch: run.arch,
+            depth: run.depth,
+            shortcut: run.shortcut,
+            seed: run.seed,
+            status: "running".into(),
+            config: cfg.clone(),
+            environment,
+            started,
+            ended: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Environment {
     pub resdeg_version: String,

@@ -645,18 +645,7 @@ mod tests {
                 })
                 .collect();
             let layers = model::conv_stages(run.depth).len();
-            let info = record::RunInfo {
-                run_id: run.id.clone(),
-                arch: run.arch,
-                depth: run.depth,
-                shortcut: run.shortcut,
-                seed: run.seed,
-                status: "running".into(),
-                config: cfg.clone(),
-                environment: record::Environment::here("cpu"),
-                started: record::now(),
-                ended: None,
-            };
+            let info = record::RunInfo::running(&run, &cfg, record::Environment::here("cpu"), record::now());
             let o = Outcome {
                 status: if diverged { Status::Diverged } else { Status::Finished },
                 curves,
