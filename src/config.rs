@@ -66,9 +66,21 @@ pub struct Config {
     /// auto | cpu | cuda | cuda:N; kept as written and parsed by [`Config::device`] once checked.
     #[serde(default = "default_device")]
     pub device: String,
+    /// Several devices (`[cuda:0, cuda:1]`; a bare number N means cuda:N): one worker process
+    /// each, training different runs at once. Empty or one entry: one process on `device`.
+    #[serde(default)]
+    pub devices: Vec<String>,
     /// libtorch intra-op threads; absent means libtorch's own choice (one per core).
     #[serde(default)]
     pub threads: Option<usize>,
+    /// GPU only: let cuDNN convolutions use TF32 (faster on Ampere and later, 10-bit mantissa
+    /// products). The paper trained in fp32, and so does resdeg unless this is true.
+    #[serde(default)]
+    pub tf32: bool,
+    /// Lay conv weights and inputs out channels-last; absent: the measured faster choice for the
+    /// device (see BENCHMARKS.md).
+    #[serde(default)]
+    pub channels_last: Option<bool>,
     #[serde(default = "default_results_dir")]
     pub results_dir: PathBuf,
     /// Where the figures go (`<plots_dir>/<name>/`).
@@ -295,6 +307,17 @@ impl fmt::Display for Shortcut {
     }
 }
 
+/// One entry of `devices` / `--devices`: cpu, cuda:N or a bare N, as the device it names.
+pub fn parse_worker_device(s: &str) -> Result<Device, String> {
+    match s.parse::<usize>() {
+        Ok(i) => Ok(Device::Cuda(i)),
+        Err(_) => match s.parse::<Device>() {
+            Ok(Device::Auto) => Err("= \"auto\" cannot name a worker's device; use cpu, cuda:N or N".into()),
+            other => other,
+        },
+    }
+}
+
 impl std::str::FromStr for Device {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
@@ -518,6 +541,11 @@ impl Config {
         }
         if let Err(message) = self.device.parse::<Device>() {
             return bad(vec![Key("device")], message);
+        }
+        for (i, d) in self.devices.iter().enumerate() {
+            if let Err(message) = parse_worker_device(d) {
+                return bad(vec![Key("devices"), Index(i)], message);
+            }
         }
         if self.threads == Some(0) {
             return bad(

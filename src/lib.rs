@@ -3,7 +3,11 @@
 //! The pipeline, one module a step: [`config`] (the sweep file) → [`plan`] (its runs) →
 //! [`data`] (CIFAR-10) → [`model`] (the nets) → [`train`] (the recipe, twins in lockstep)
 //! → [`record`] (Parquet and run.yaml) → [`report`] (what the records say, drawn by [`plot`]).
+//! [`backend`] holds the libtorch settings that change speed, not results.
 
+pub mod backend;
+pub mod claim;
+pub mod cluster;
 pub mod config;
 pub mod data;
 pub mod model;
@@ -13,6 +17,22 @@ pub mod progress;
 pub mod record;
 pub mod report;
 pub mod train;
+
+/// Fault injection for the crash-safety tests (tests/crash.rs): when the environment variable
+/// `RESDEG_CRASH_AT` equals the point's name (`iteration:7`, `write:curves.parquet`, …), the process
+/// kills itself with SIGKILL right there, as `kill -9`, the OOM killer or a lost node would.
+pub fn crash_point(point: impl FnOnce() -> String) {
+    static AT: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    if let Some(at) = AT.get_or_init(|| std::env::var("RESDEG_CRASH_AT").ok())
+        && *at == point()
+    {
+        unsafe extern "C" {
+            fn kill(pid: i32, sig: i32) -> i32;
+        }
+        // SAFETY: sends SIGKILL (9) to this very process.
+        unsafe { kill(std::process::id() as i32, 9) };
+    }
+}
 
 /// libtorch has one global random generator and the test harness runs tests on several threads:
 /// tests that draw from it (or need its draws to be reproducible) hold this lock.

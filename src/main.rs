@@ -1,9 +1,10 @@
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use clap::Parser;
+use resdeg::config::{self, Config};
 use resdeg::data::{self, Cifar10};
 use resdeg::progress::Progress;
 use resdeg::train::{Control, Status};
-use resdeg::{config::Config, plan, record, report, train};
+use resdeg::{backend, claim, cluster, plan, record, report, train};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -30,6 +31,35 @@ struct Cli {
     /// Plain log lines instead of progress bars.
     #[arg(long)]
     quiet: bool,
+    /// Train on this device instead of the config's: auto, cpu, cuda, cuda:N.
+    #[arg(long, value_name = "DEVICE")]
+    device: Option<String>,
+    /// One worker process per device, each training different runs at once: `0,1` (GPUs 0 and
+    /// 1), `cuda:0,cuda:1`, `cpu,cpu` (the cores split). Overrides `devices:` in the config.
+    #[arg(long, value_delimiter = ',', value_name = "LIST")]
+    devices: Option<Vec<String>>,
+    /// libtorch threads (per worker), instead of the config's `threads`.
+    #[arg(long, value_name = "N")]
+    threads: Option<usize>,
+    /// Write an sbatch job-array script (one array task per run) to FILE instead of training.
+    #[arg(long, value_name = "FILE")]
+    slurm: Option<PathBuf>,
+    /// --slurm: the partition to submit to.
+    #[arg(long, requires = "slurm")]
+    partition: Option<String>,
+    /// --slurm: GPUs per array task (0 for CPU-only tasks).
+    #[arg(long, default_value_t = 1, requires = "slurm")]
+    gpus: u32,
+    /// --slurm: CPU cores per array task.
+    #[arg(long, default_value_t = 8, requires = "slurm")]
+    cpus_per_task: u32,
+    /// --slurm: time limit per array task (Slurm's format, e.g. 12:00:00 or 2-00:00:00).
+    #[arg(long, default_value = "24:00:00", requires = "slurm")]
+    time: String,
+    /// Run as one of several workers: no sweep-wide report at the end (set by --devices and
+    /// --slurm; the report is drawn once all workers are done).
+    #[arg(long, hide = true)]
+    worker: bool,
 }
 
 fn main() -> ExitCode {
@@ -43,22 +73,49 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<()> {
-    let cfg = Config::load(&cli.config)?;
+    let mut cfg = Config::load(&cli.config)?;
+    let file = cli.config.display();
+    if let Some(d) = &cli.device {
+        if d.parse::<config::Device>().is_err() {
+            bail!("--device {d} is not a device; use auto, cpu, cuda or cuda:N (N = 0, 1, …)");
+        }
+        cfg.device = d.clone();
+    }
+    if let Some(t) = cli.threads {
+        anyhow::ensure!(t > 0, "--threads 0: use a positive number of threads");
+        cfg.threads = Some(t);
+    }
     let mut runs = plan::runs(&cfg);
     if let Some(glob) = &cli.only {
         let all = runs.len();
         runs.retain(|r| plan::matches(glob, &r.id));
         if runs.is_empty() {
-            bail!(
-                "--only {glob} matches none of the {all} run ids of {}; --dry-run lists them",
-                cli.config.display()
-            );
+            bail!("--only {glob} matches none of the {all} run ids of {file}; --dry-run lists them");
         }
     }
-    if let Some(t) = cfg.threads {
-        tch::set_num_threads(t as i32);
+    if let Some(script) = &cli.slurm {
+        return write_slurm(&cli, &cfg, &runs, script);
     }
+    let devices = match &cli.devices {
+        Some(list) => {
+            if let Some(d) = list.iter().find(|d| config::parse_worker_device(d).is_err()) {
+                bail!("--devices: {d:?} is not a worker's device; list cpu, cuda:N or N, e.g. --devices 0,1");
+            }
+            list.clone()
+        }
+        None => cfg.devices.clone(),
+    };
+    if devices.len() > 1 && !cli.worker {
+        return run_workers(&cli, &cfg, &runs, &devices);
+    }
+    if let [one] = devices.as_slice()
+        && cli.device.is_none()
+    {
+        cfg.device = config::parse_worker_device(one).expect("checked").to_string();
+    }
+
     let device = plan::device(cfg.device())?;
+    backend::apply(&cfg, device);
     if cli.dry_run {
         println!(
             "experiment {}: {} runs, {} iterations each at batch {}, on {} ({} threads)",
@@ -78,10 +135,16 @@ fn run(cli: Cli) -> Result<()> {
         }
         return Ok(());
     }
+    let progress = Progress::new(cli.quiet, runs.len() as u64);
+    for path in claim::prepare(&cfg)? {
+        progress.line(&format!("removed {} (left by a crashed process)", path.display()));
+    }
     if cli.fresh {
-        for run in &runs {
-            record::forget(&cfg, run)?;
-        }
+        forget(&cfg, &runs)?;
+    }
+    // Refuse a results folder of a different config now, not after loading the data.
+    for run in &runs {
+        record::already_done(&cfg, run)?;
     }
 
     let dir = data::resolve_dir(&cfg.data.dir);
@@ -89,10 +152,6 @@ fn run(cli: Cli) -> Result<()> {
     let split = Cifar10::load(&dir)?
         .split(cfg.data.validation, cfg.data.train_subset, cfg.data.test_subset)?
         .to_device(device);
-    if device.is_cuda() {
-        tch::Cuda::cudnn_set_benchmark(true);
-    }
-    let progress = Progress::new(cli.quiet, runs.len() as u64);
     progress.line(&format!(
         "experiment {}: {} runs on {} ({} threads); {} training images, evaluating on {} {} images",
         cfg.name,
@@ -105,7 +164,22 @@ fn run(cli: Cli) -> Result<()> {
     ));
     let env = record::Environment::here(&plan::device_name(device));
     let mut outcomes = Vec::new();
+    let mut elsewhere = 0;
     for group in plan::lockstep_groups(&runs) {
+        let ids = group.iter().map(|r| r.id.as_str()).collect::<Vec<_>>().join(" + ");
+        // Held until the group's records are written: no other worker trains these runs meanwhile.
+        let _claim = match claim::claim(&cfg, group)? {
+            Ok(c) => c,
+            Err(holder) => {
+                progress.line(&format!("{ids}: being trained by another worker ({holder}), skipped"));
+                elsewhere += group.len();
+                progress.runs_done(group.len() as u64);
+                continue;
+            }
+        };
+        for path in claim::remove_stale(&cfg, group)? {
+            progress.line(&format!("removed {} (left by a crashed process)", path.display()));
+        }
         let mut todo = Vec::new();
         for run in group {
             if record::already_done(&cfg, run)? {
@@ -161,8 +235,101 @@ fn run(cli: Cli) -> Result<()> {
         );
     }
     println!("records: {}", record::experiment_dir(&cfg).display());
-    for line in report::write_report(&cfg)? {
+    if elsewhere > 0 {
+        println!(
+            "{elsewhere} run(s) were being trained by other workers; once they end, `resdeg {file} --report` draws everything"
+        );
+    }
+    if !cli.worker {
+        for line in report::write_report(&cfg)? {
+            println!("{line}");
+        }
+    }
+    Ok(())
+}
+
+/// --fresh: deletes the selected runs' records and checkpoints, each under its claim, so that a
+/// run another worker is training is never deleted under it.
+fn forget(cfg: &Config, runs: &[plan::Run]) -> Result<()> {
+    for run in runs {
+        match claim::claim(cfg, std::slice::from_ref(run))? {
+            Ok(_claim) => record::forget(cfg, run)?,
+            Err(holder) => bail!(
+                "--fresh: {} is being trained by another worker ({holder}); stop it first, or leave out --fresh",
+                run.id
+            ),
+        }
+    }
+    Ok(())
+}
+
+/// `--devices` with several entries: one worker process per device, then the report.
+fn run_workers(cli: &Cli, cfg: &Config, runs: &[plan::Run], devices: &[String]) -> Result<()> {
+    let names: Vec<config::Device> =
+        devices.iter().map(|d| config::parse_worker_device(d).expect("checked")).collect();
+    for &d in &names {
+        plan::device(d)?;
+    }
+    // CPU workers share the cores: each gets its share unless threads are set.
+    let cpu_workers = names.iter().filter(|d| **d == config::Device::Cpu).count();
+    let threads =
+        cfg.threads.or((cpu_workers > 1).then(|| (tch::get_num_threads() as usize / cpu_workers).max(1)));
+    let list = names.iter().map(|d| d.to_string()).collect::<Vec<_>>();
+    if cli.dry_run {
+        println!(
+            "experiment {}: {} runs, {} iterations each at batch {}, on {} workers: {}{}",
+            cfg.name,
+            runs.len(),
+            cfg.schedule.iterations,
+            cfg.batch_size,
+            list.len(),
+            list.join(", "),
+            threads.map_or(String::new(), |t| format!(" ({t} threads each)"))
+        );
+        print!("{}", plan::table(runs));
+        return Ok(());
+    }
+    if cli.report {
+        for line in report::write_report(cfg)? {
+            println!("{line}");
+        }
+        return Ok(());
+    }
+    claim::prepare(cfg)?;
+    if cli.fresh {
+        forget(cfg, runs)?;
+    }
+    let w = cluster::WorkerArgs { config: &cli.config, only: cli.only.as_deref(), threads };
+    cluster::run_workers(&list, &w)?;
+    for line in report::write_report(cfg)? {
         println!("{line}");
     }
+    Ok(())
+}
+
+/// `--slurm FILE`: the job-array script, and how to submit it.
+fn write_slurm(cli: &Cli, cfg: &Config, runs: &[plan::Run], script: &std::path::Path) -> Result<()> {
+    let exe = std::env::current_exe()?;
+    let config = std::fs::canonicalize(&cli.config)?;
+    let log_dir = std::path::absolute(record::experiment_dir(cfg).join("slurm"))?;
+    std::fs::create_dir_all(&log_dir).with_context(|| {
+        format!("results_dir = {}: cannot create {}", cfg.results_dir.display(), log_dir.display())
+    })?;
+    let ids: Vec<String> = runs.iter().map(|r| r.id.clone()).collect();
+    let s = cluster::Slurm {
+        partition: cli.partition.as_deref(),
+        gpus: cli.gpus,
+        time: &cli.time,
+        cpus: cli.cpus_per_task,
+    };
+    let text = cluster::slurm_script(&exe, &config, &cfg.name, &ids, &log_dir, &s);
+    std::fs::write(script, text).with_context(|| format!("--slurm {}: cannot write it", script.display()))?;
+    println!(
+        "wrote {} ({} array tasks, one per run); submit it with: sbatch {}",
+        script.display(),
+        ids.len(),
+        script.display()
+    );
+    println!("when every task has ended: {} {} --report", exe.display(), config.display());
     Ok(())
 }

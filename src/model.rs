@@ -123,6 +123,12 @@ pub fn net(p: &nn::Path, arch: Arch, depth: u32, shortcut: Shortcut) -> Net {
 }
 
 impl Net {
+    /// Whether the weights were re-laid by [`make_channels_last`] (inputs should follow).
+    pub fn is_channels_last(&self) -> bool {
+        let w = &self.stem.conv.ws;
+        w.stride()[1] == 1 && w.size()[1] > 1
+    }
+
     /// The forward pass; with `responses`, also accumulates the statistics of every 3x3 conv's
     /// output after its BN and before the ReLU / addition, in network order (the paper's Fig. 7).
     pub fn forward_recording(

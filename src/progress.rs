@@ -8,6 +8,8 @@ use std::sync::Mutex;
 
 pub struct Progress {
     bars: Option<Bars>,
+    /// No output at all (the benchmark, which prints only its measurements).
+    silent: bool,
 }
 
 struct Bars {
@@ -29,14 +31,20 @@ impl Progress {
             );
             Bars { multi, sweep, group: Mutex::new(None) }
         });
-        Progress { bars }
+        Progress { bars, silent: false }
+    }
+
+    /// Prints nothing.
+    pub fn silent() -> Progress {
+        Progress { bars: None, silent: true }
     }
 
     /// A log line, printed above the bars when there are any.
     pub fn line(&self, s: &str) {
         match &self.bars {
             Some(b) => b.multi.println(s).unwrap_or_else(|_| println!("{s}")),
-            None => println!("{s}"),
+            None if !self.silent => println!("{s}"),
+            None => {}
         }
     }
 

@@ -28,7 +28,11 @@ pub fn run_dir(cfg: &Config, run: &Run) -> PathBuf {
 /// never be resumed from different epochs.
 pub fn checkpoint_path(cfg: &Config, runs: &[Run]) -> PathBuf {
     let ids: Vec<&str> = runs.iter().map(|r| r.id.as_str()).collect();
-    experiment_dir(cfg).join("checkpoints").join(format!("{}.safetensors", ids.join("+")))
+    checkpoint_dir(cfg).join(format!("{}.safetensors", ids.join("+")))
+}
+
+pub fn checkpoint_dir(cfg: &Config) -> PathBuf {
+    experiment_dir(cfg).join("checkpoints")
 }
 
 /// Deletes everything recorded for `run`: its folder and any checkpoint it is part of (--fresh).
@@ -37,8 +41,7 @@ pub fn forget(cfg: &Config, run: &Run) -> Result<()> {
     if dir.exists() {
         fs::remove_dir_all(&dir).with_context(|| format!("cannot delete {}", dir.display()))?;
     }
-    let checkpoints = experiment_dir(cfg).join("checkpoints");
-    for entry in fs::read_dir(&checkpoints).into_iter().flatten().flatten() {
+    for entry in fs::read_dir(checkpoint_dir(cfg)).into_iter().flatten().flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
         let stem = name.strip_suffix(".safetensors").unwrap_or(&name);
         if stem.split('+').any(|id| id == run.id) {
@@ -56,13 +59,16 @@ pub fn started(cfg: &Config, run: &Run) -> Option<String> {
 }
 
 /// Has `write` fill a temporary file beside `path`, then renames it into place, so that readers
-/// (and a rerun after a crash) see either the old file or the whole new one.
+/// (and a rerun after a crash) see either the old file or the whole new one. The temporary name,
+/// `.<name>.tmp-<host>-<pid>`, says who wrote it, so that leftovers of a crash can be told apart
+/// from files being written (`claim`).
 pub fn write_atomic(path: &Path, write: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
     let dir = path.parent().context("a results file has a folder")?;
     fs::create_dir_all(dir).with_context(|| format!("cannot create {}; check results_dir", dir.display()))?;
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    let tmp = dir.join(format!(".{name}.tmp-{}", crate::claim::who()));
     let result = write(&tmp).and_then(|()| {
+        crate::crash_point(|| format!("write:{name}"));
         fs::File::open(&tmp)?.sync_all()?;
         fs::rename(&tmp, path).with_context(|| format!("cannot move {} into place", path.display()))
     });
@@ -200,8 +206,9 @@ pub fn write_run_info(cfg: &Config, run: &Run, info: &RunInfo) -> Result<()> {
 fn same_experiment(a: &Config, b: &Config) -> bool {
     let strip = |c: &Config| {
         let mut c = c.clone();
-        (c.device, c.threads, c.results_dir, c.plots_dir, c.data.dir) =
-            (String::new(), None, PathBuf::new(), PathBuf::new(), PathBuf::new());
+        (c.device, c.devices, c.threads, c.channels_last) = (String::new(), vec![], None, None);
+        (c.results_dir, c.plots_dir, c.data.dir, c.data.download) =
+            (PathBuf::new(), PathBuf::new(), PathBuf::new(), false);
         c
     };
     strip(a) == strip(b)

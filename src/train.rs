@@ -3,6 +3,7 @@
 //! on the identical sequence of augmented batches, so that their curves are a paired comparison.
 //! After every epoch the whole group is checkpointed in one file, so a rerun resumes exactly.
 
+use crate::backend;
 use crate::config::{self, Config};
 use crate::data::{Augmentation, Split, normalize};
 use crate::model::{self, Net, Responses};
@@ -116,12 +117,43 @@ impl Sgd {
     }
 }
 
-/// A net with its optimizer and the sums of the current epoch, kept on the device.
+/// A net with its variables and optimizer: what one training step needs.
+pub struct Learner {
+    pub vs: nn::VarStore,
+    pub net: Net,
+    sgd: Sgd,
+}
+
+impl Learner {
+    /// Builds `run`'s net from its seed (so twins start from the same weights), in the memory
+    /// format that `backend` chose for `device`.
+    pub fn new(cfg: &Config, run: &Run, device: Device) -> Learner {
+        tch::manual_seed(run.seed as i64);
+        let vs = nn::VarStore::new(device);
+        let net = model::net(&vs.root(), run.arch, run.depth, run.shortcut);
+        if backend::channels_last(cfg, device) {
+            model::make_channels_last(&vs);
+        }
+        let sgd = Sgd::new(&vs, &cfg.optimizer);
+        Learner { vs, net, sgd }
+    }
+
+    /// Forward, loss, backward and SGD step on one batch; returns the loss and the logits, still
+    /// on the device (reading them back would cost a host synchronisation).
+    pub fn step(&mut self, xs: &Tensor, ys: &Tensor, lr: f64) -> (Tensor, Tensor) {
+        let logits = xs.apply_t(&self.net, true);
+        let loss = logits.cross_entropy_for_logits(ys);
+        self.sgd.zero_grad();
+        loss.backward();
+        self.sgd.step(lr);
+        (loss.detach(), logits.detach())
+    }
+}
+
+/// A learner with its run and the sums of the current epoch, kept on the device.
 struct Member {
     run: Run,
-    vs: nn::VarStore,
-    net: Net,
-    sgd: Sgd,
+    learner: Learner,
     state: MemberState,
     loss_sum: Tensor,
     wrong: Tensor,
@@ -172,14 +204,7 @@ pub fn train_lockstep(
     let zero = || Tensor::zeros([], (Kind::Float, device));
     let mut members = Vec::new();
     for run in runs {
-        // The same seed before each twin: plain and residual nets start from the same weights.
-        tch::manual_seed(run.seed as i64);
-        let vs = nn::VarStore::new(device);
-        let net = model::net(&vs.root(), run.arch, run.depth, run.shortcut);
-        if device == Device::Cpu {
-            model::make_channels_last(&vs);
-        }
-        let sgd = Sgd::new(&vs, &cfg.optimizer);
+        let learner = Learner::new(cfg, run, device);
         let state = MemberState {
             run_id: run.id.clone(),
             status: Status::Running,
@@ -187,7 +212,7 @@ pub fn train_lockstep(
             window: vec![],
             curves: vec![],
         };
-        members.push(Member { run: run.clone(), vs, net, sgd, state, loss_sum: zero(), wrong: zero() });
+        members.push(Member { run: run.clone(), learner, state, loss_sum: zero(), wrong: zero() });
     }
     let (mut epoch, mut iteration, mut elapsed) = (0u64, 0u64, 0.0f64);
     if let Some(path) = control.checkpoint.as_deref().filter(|p| p.is_file()) {
@@ -225,7 +250,7 @@ pub fn train_lockstep(
                 &draw.dx.narrow(0, at, len),
                 &draw.flip.narrow(0, at, len),
             );
-            let xs = layout(xs);
+            let xs = layout(&members[0].learner.net, xs);
             let ys = split.train_labels.index_select(0, &idx);
             for (m, lr_seen) in members.iter_mut().zip(&mut lrs) {
                 if m.state.status != Status::Running {
@@ -233,13 +258,9 @@ pub fn train_lockstep(
                 }
                 let lr = learning_rate(&cfg.optimizer, &cfg.schedule, iteration, m.state.warming);
                 *lr_seen = lr;
-                let logits = xs.apply_t(&m.net, true);
-                let loss = logits.cross_entropy_for_logits(&ys);
-                m.sgd.zero_grad();
-                loss.backward();
-                m.sgd.step(lr);
+                let (loss, logits) = m.learner.step(&xs, &ys, lr);
                 let wrong = logits.argmax(-1, false).ne_tensor(&ys).sum(Kind::Float);
-                m.loss_sum += loss.detach() * len as f64;
+                m.loss_sum += loss * len as f64;
                 m.wrong += &wrong;
                 if m.state.warming {
                     // Reading the batch error back costs a sync, but only for the few hundred
@@ -262,6 +283,7 @@ pub fn train_lockstep(
             }
             iteration += 1;
             images += len;
+            crate::crash_point(|| format!("iteration:{iteration}"));
             control.progress.iteration(iteration);
         }
 
@@ -277,7 +299,7 @@ pub fn train_lockstep(
             let train_error = m.wrong.double_value(&[]) / images as f64;
             let diverged = !train_loss.is_finite();
             let (test_loss, test_error) = if evaluate_now && !diverged {
-                let (l, e) = evaluate(&m.net, &split.eval_images, &split.eval_labels, &split.mean);
+                let (l, e) = evaluate(&m.learner.net, &split.eval_images, &split.eval_labels, &split.mean);
                 (Some(l), Some(e))
             } else {
                 (None, None)
@@ -322,16 +344,15 @@ pub fn train_lockstep(
             status = Status::Finished;
         }
         let responses = (cfg.layer_responses && status == Status::Finished)
-            .then(|| layer_responses(&m.net, &split.eval_images, &split.mean));
+            .then(|| layer_responses(&m.learner.net, &split.eval_images, &split.mean));
         outcomes.push(Outcome { run: m.run, status, curves: m.state.curves, responses });
     }
     Ok(Some(outcomes))
 }
 
-/// Inputs on the CPU go channels-last (measured: ResNet-20 pair 206-214 → 241-245 img/s on the
-/// 2-core development machine); on a GPU they stay as they are.
-fn layout(xs: Tensor) -> Tensor {
-    if xs.device() == Device::Cpu { model::channels_last(&xs) } else { xs }
+/// Inputs in the layout the net's weights have (channels-last when its first conv is).
+fn layout(net: &Net, xs: Tensor) -> Tensor {
+    if net.is_channels_last() { model::channels_last(&xs) } else { xs }
 }
 
 fn label(runs: &[Run]) -> String {
@@ -362,11 +383,11 @@ fn save_checkpoint(path: &Path, mut g: GroupState, members: &[Member]) -> Result
     let mut named: Vec<(String, Tensor)> = Vec::new();
     for (k, m) in members.iter().enumerate() {
         g.members.push(m.state.clone());
-        for (name, t) in m.vs.variables() {
+        for (name, t) in m.learner.vs.variables() {
             // safetensors stores contiguous tensors; loading copies back into the live layout.
             named.push((format!("m{k}.var.{name}"), t.contiguous()));
         }
-        for (i, b) in m.sgd.buffers.iter().enumerate() {
+        for (i, b) in m.learner.sgd.buffers.iter().enumerate() {
             named.push((format!("m{k}.momentum.{i}"), b.contiguous()));
         }
     }
@@ -397,10 +418,10 @@ fn load_checkpoint(path: &Path, members: &mut [Member]) -> Result<GroupState> {
     );
     tch::no_grad(|| -> Result<()> {
         for (k, m) in members.iter_mut().enumerate() {
-            for (name, mut t) in m.vs.variables() {
+            for (name, mut t) in m.learner.vs.variables() {
                 t.copy_(find(&format!("m{k}.var.{name}")).with_context(bad)?);
             }
-            for (i, b) in m.sgd.buffers.iter_mut().enumerate() {
+            for (i, b) in m.learner.sgd.buffers.iter_mut().enumerate() {
                 b.copy_(find(&format!("m{k}.momentum.{i}")).with_context(bad)?);
             }
             m.state = g.members[k].clone();
@@ -418,7 +439,7 @@ pub fn evaluate(net: &Net, images: &Tensor, labels: &Tensor, mean: &Tensor) -> (
     let mut wrong = Tensor::zeros([], (Kind::Int64, images.device()));
     for at in (0..n).step_by(EVAL_BATCH as usize) {
         let len = EVAL_BATCH.min(n - at);
-        let logits = layout(normalize(&images.narrow(0, at, len), mean)).apply_t(net, false);
+        let logits = layout(net, normalize(&images.narrow(0, at, len), mean)).apply_t(net, false);
         let ys = labels.narrow(0, at, len);
         loss +=
             logits.cross_entropy_loss::<Tensor>(&ys, None, Reduction::Sum, -100, 0.0).to_kind(Kind::Double);
@@ -434,7 +455,7 @@ pub fn layer_responses(net: &Net, images: &Tensor, mean: &Tensor) -> Vec<f64> {
     let n = images.size()[0];
     for at in (0..n).step_by(EVAL_BATCH as usize) {
         let len = EVAL_BATCH.min(n - at);
-        let xs = layout(normalize(&images.narrow(0, at, len), mean));
+        let xs = layout(net, normalize(&images.narrow(0, at, len), mean));
         let _ = net.forward_recording(&xs, false, Some(&mut r));
         r.end_batch();
     }

@@ -1,28 +1,10 @@
-//! The binary as a user meets it: dry run, bad configs, and a tiny sweep on synthetic data.
+//! The binary as a user meets it: dry run, a few bad configs, and tiny sweeps on synthetic data
+//! (tests/bad_input.rs has every kind of bad input; tests/crash.rs crashes and concurrent workers).
 
+mod common;
+
+use common::{resdeg, text, tmp};
 use std::fs;
-use std::path::PathBuf;
-use std::process::{Command, Output};
-
-fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("resdeg-cli-{name}-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&d);
-    fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn resdeg(args: &[&str], data: Option<&PathBuf>) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_resdeg"));
-    cmd.args(args).env_remove("CIFAR10_DIR");
-    if let Some(d) = data {
-        cmd.env("CIFAR10_DIR", d);
-    }
-    cmd.output().unwrap()
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
 
 #[test]
 fn dry_run_lists_the_papers_sweep() {
@@ -89,7 +71,7 @@ fn tiny_sweep_trains_plain_and_residual_twins() {
         ),
     )
     .unwrap();
-    let out = resdeg(&[cfg.to_str().unwrap()], Some(&data));
+    let out = resdeg(&[cfg.to_str().unwrap()], Some(data.as_path()));
     let s = text(&out.stdout);
     assert!(out.status.success(), "{s}\n{}", text(&out.stderr));
     assert!(s.contains("160 training images, evaluating on 64 test images"), "{s}");
@@ -117,7 +99,7 @@ fn tiny_sweep_trains_plain_and_residual_twins() {
     assert!(s.contains("What the records of tiny say:") && s.contains("depth 14: plain − residual"), "{s}");
 
     // The same command again finds both runs done and trains nothing.
-    let again = resdeg(&[cfg.to_str().unwrap()], Some(&data));
+    let again = resdeg(&[cfg.to_str().unwrap()], Some(data.as_path()));
     let s = text(&again.stdout);
     assert!(again.status.success() && s.matches("already done").count() == 4 && !s.contains("epoch"), "{s}");
 
@@ -125,7 +107,7 @@ fn tiny_sweep_trains_plain_and_residual_twins() {
     let before = fs::read(results.join("tiny/plain-8-s0/curves.parquet")).unwrap();
     let changed = fs::read_to_string(&cfg).unwrap().replace("batch_size: 32", "batch_size: 16");
     fs::write(&cfg, changed).unwrap();
-    let out = resdeg(&[cfg.to_str().unwrap()], Some(&data));
+    let out = resdeg(&[cfg.to_str().unwrap()], Some(data.as_path()));
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("different config"), "{}", text(&out.stderr));
     assert_eq!(fs::read(results.join("tiny/plain-8-s0/curves.parquet")).unwrap(), before);
@@ -147,7 +129,7 @@ fn diverged_runs_are_marked_and_the_sweep_completes() {
         ),
     )
     .unwrap();
-    let out = resdeg(&[cfg.to_str().unwrap()], Some(&data));
+    let out = resdeg(&[cfg.to_str().unwrap()], Some(data.as_path()));
     let s = text(&out.stdout);
     assert!(out.status.success(), "{s}\n{}", text(&out.stderr));
     assert!(s.contains("DIVERGED"), "{s}");
@@ -176,13 +158,13 @@ fn only_selects_runs_and_fresh_starts_them_over() {
     )
     .unwrap();
     let c = cfg.to_str().unwrap();
-    let out = resdeg(&[c, "--only", "residual-*"], Some(&data));
+    let out = resdeg(&[c, "--only", "residual-*"], Some(data.as_path()));
     let s = text(&out.stdout);
     assert!(out.status.success() && s.contains("1 runs"), "{s}\n{}", text(&out.stderr));
     assert!(dir.join("results/sel/residual-8-A-s0/run.yaml").is_file());
     assert!(!dir.join("results/sel/plain-8-s0").exists());
 
-    let out = resdeg(&[c, "--only", "resnet-*"], Some(&data));
+    let out = resdeg(&[c, "--only", "resnet-*"], Some(data.as_path()));
     assert_eq!(out.status.code(), Some(1));
     assert!(
         text(&out.stderr).contains("--only resnet-* matches none of the 2 run ids"),
@@ -190,9 +172,9 @@ fn only_selects_runs_and_fresh_starts_them_over() {
         text(&out.stderr)
     );
 
-    let out = resdeg(&[c, "--only", "residual-*"], Some(&data));
+    let out = resdeg(&[c, "--only", "residual-*"], Some(data.as_path()));
     assert!(text(&out.stdout).contains("already done"));
-    let out = resdeg(&[c, "--only", "residual-*", "--fresh"], Some(&data));
+    let out = resdeg(&[c, "--only", "residual-*", "--fresh"], Some(data.as_path()));
     let s = text(&out.stdout);
     assert!(!s.contains("already done") && s.contains("residual-8-A-s0    epoch"), "{s}");
     fs::remove_dir_all(dir).unwrap();

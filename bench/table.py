@@ -1,0 +1,53 @@
+#!/usr/bin/env python3
+"""Prints scripts/bench's table from the JSON lines of both sides; the last line is
+`speedup step=<x> epoch=<y>` for ResNet-20 (resdeg / PyTorch, higher is better for resdeg)."""
+
+import json
+import sys
+
+# metric -> (label, higher is better)
+METRICS = {
+    "train_img_s": ("train img/s", True),
+    "train_ms_per_it": ("train ms/iteration", False),
+    "pair_img_s": ("pair img/s (2 nets)", True),
+    "eval_img_s": ("eval img/s", True),
+    "epoch_s": ("epoch s", False),
+    "peak_gpu_mem_mib": ("peak GPU MiB", False),
+    "peak_alloc_mib": ("peak torch alloc MiB", False),
+}
+
+
+def main(path):
+    rows, headers = {}, []
+    for line in open(path):
+        r = json.loads(line)
+        if "metric" not in r:
+            headers.append(r)
+            continue
+        rows[(r["depth"], r["metric"], r["impl"])] = r
+    for h in {json.dumps(h, sort_keys=True): h for h in headers}.values():
+        print("# " + ", ".join(f"{k}={v}" for k, v in h.items()))
+    cell = lambda r: f"{r['median']:.4g} [{r['min']:.4g}-{r['max']:.4g}]" if r else "-"
+    print(f"{'depth':>5}  {'metric':<22} {'resdeg median [min-max]':>28} {'PyTorch median [min-max]':>28} {'speedup':>8}")
+    speed = {}
+    for depth in sorted({k[0] for k in rows}):
+        for metric, (label, higher) in METRICS.items():
+            ours, theirs = rows.get((depth, metric, "resdeg")), rows.get((depth, metric, "pytorch"))
+            if not ours and not theirs:
+                continue
+            ratio = ""
+            if ours and theirs:
+                x = ours["median"] / theirs["median"] if higher else theirs["median"] / ours["median"]
+                speed[(depth, metric)] = x
+                ratio = f"{x:.2f}x"
+            extra = f" ({ours['train']}+{ours['test']} images)" if ours and "train" in ours else ""
+            print(f"{depth:>5}  {label + extra:<22} {cell(ours):>28} {cell(theirs):>28} {ratio:>8}")
+            if metric == "train_ms_per_it" and ours:
+                mins = ours["median"] * 64000 / 60000
+                print(f"{depth:>5}  {'64k iterations (min)':<22} {mins:>28.1f}")
+    fmt = lambda k: f"{speed[k]:.2f}" if k in speed else "n/a"
+    print(f"speedup step={fmt((20, 'train_img_s'))} epoch={fmt((20, 'epoch_s'))}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])

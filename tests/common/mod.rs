@@ -1,0 +1,59 @@
+//! Helpers shared by the integration tests: temporary folders, running the binary, reading
+//! back what it left.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// A fresh folder for one test.
+pub fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("resdeg-{name}-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&d);
+    fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// The binary, without any CIFAR10_DIR of the caller's environment unless `data` gives one.
+pub fn command(args: &[&str], data: Option<&Path>) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_resdeg"));
+    cmd.args(args).env_remove("CIFAR10_DIR").env_remove("RESDEG_CRASH_AT").env_remove("CIFAR10_URL");
+    if let Some(d) = data {
+        cmd.env("CIFAR10_DIR", d);
+    }
+    cmd
+}
+
+pub fn resdeg(args: &[&str], data: Option<&Path>) -> Output {
+    command(args, data).output().unwrap()
+}
+
+pub fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// Every file under `dir` (lock files aside: they are rewritten by whoever claims a run) with
+/// its bytes, to prove that nothing was lost or overwritten.
+pub fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                if p.file_name().is_some_and(|n| n != ".locks") {
+                    stack.push(p);
+                }
+            } else {
+                out.insert(p.clone(), fs::read(&p).unwrap());
+            }
+        }
+    }
+    out
+}
+
+/// Temporary files (`.<name>.tmp-<host>-<pid>`) left anywhere under `dir`.
+pub fn temporaries(dir: &Path) -> Vec<PathBuf> {
+    snapshot(dir).into_keys().filter(|p| p.file_name().unwrap().to_string_lossy().contains(".tmp-")).collect()
+}
