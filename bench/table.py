@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Prints scripts/bench's table from the JSON lines of both sides; the last line is
-`speedup step=<x> epoch=<y>` for ResNet-20 (resdeg / PyTorch, higher is better for resdeg)."""
+`speedup step=<x> epoch=<y>` for ResNet-20 (resdeg / PyTorch, higher is better for resdeg):
+the ratio of training images/s and of epoch times, medians measured side by side."""
 
 import json
 import sys
@@ -45,8 +46,11 @@ def main(path):
             if metric == "train_ms_per_it" and ours:
                 mins = ours["median"] * 64000 / 60000
                 print(f"{depth:>5}  {'64k iterations (min)':<22} {mins:>28.1f}")
+    # ResNet-20's; a run without depth 20 (CI's quick check) reports its shallowest depth.
+    depths = sorted({k[0] for k in rows})
+    d = 20 if 20 in depths else depths[0]
     fmt = lambda k: f"{speed[k]:.2f}" if k in speed else "n/a"
-    print(f"speedup step={fmt((20, 'train_img_s'))} epoch={fmt((20, 'epoch_s'))}")
+    print(f"speedup step={fmt((d, 'train_img_s'))} epoch={fmt((d, 'epoch_s'))}")
 
 
 if __name__ == "__main__":

@@ -16,6 +16,9 @@ mod context {
         pub fn set_allow_tf32_cudnn(ctx: *mut c_void, allow: bool);
         #[link_name = "_ZN2at7Context20setUserEnabledMkldnnEb"]
         pub fn set_user_enabled_mkldnn(ctx: *mut c_void, enabled: bool);
+        /// `float32Precision(Float32Backend, Float32Op) const`; the enums are ints.
+        #[link_name = "_ZNK2at7Context16float32PrecisionENS_14Float32BackendENS_9Float32OpE"]
+        pub fn float32_precision(ctx: *mut c_void, backend: i32, op: i32) -> i32;
     }
 }
 
@@ -26,6 +29,15 @@ pub fn set_tf32(allow: bool) {
     unsafe { context::set_allow_tf32_cudnn(context::global(), allow) }
 }
 
+/// Whether cuDNN convolutions may use TF32 now (libtorch's `Float32Precision` for CUDA convs).
+pub fn tf32() -> bool {
+    const CUDA: i32 = 1; // Float32Backend::CUDA
+    const CONV: i32 = 1; // Float32Op::CONV
+    const TF32: i32 = 2; // Float32Precision::TF32
+    // SAFETY: as in `set_tf32`; a const query.
+    unsafe { context::float32_precision(context::global(), CUDA, CONV) == TF32 }
+}
+
 /// Turns oneDNN (mkldnn) kernels on or off for CPU ops; on by default. Only for measuring.
 pub fn set_onednn(enabled: bool) {
     // SAFETY: as in `set_tf32`.
@@ -33,38 +45,58 @@ pub fn set_onednn(enabled: bool) {
 }
 
 /// Keeps freed large blocks in the C allocator instead of returning them to the kernel, so that
-/// the same activation buffers are reused every step rather than mapped and page-faulted anew.
-pub fn set_malloc_reuse(on: bool) {
-    // glibc hands blocks above M_MMAP_THRESHOLD (128 KiB by default, adaptive up to 32 MiB) to
-    // mmap and trims the heap top above M_TRIM_THRESHOLD; both get large limits.
+/// every step reuses the same activation buffers rather than mapping and page-faulting them anew.
+/// Measured on the 2-core CPU machine (`scripts/bench-settings`): ResNet-20 training +17%,
+/// evaluation +79%. Costs nothing but holding on to the peak memory, which training needs anyway.
+pub fn keep_freed_memory() {
+    // glibc hands blocks above M_MMAP_THRESHOLD (128 KiB at first) to mmap, and returns the heap
+    // top to the kernel above M_TRIM_THRESHOLD: both get limits no activation reaches.
     const M_TRIM_THRESHOLD: i32 = -1;
     const M_MMAP_THRESHOLD: i32 = -3;
     unsafe extern "C" {
         fn mallopt(param: i32, value: i32) -> i32;
     }
-    if on {
-        // SAFETY: mallopt only changes allocator parameters.
-        unsafe {
-            mallopt(M_MMAP_THRESHOLD, 1 << 30);
-            mallopt(M_TRIM_THRESHOLD, i32::MAX);
-        }
+    // SAFETY: mallopt only changes allocator parameters.
+    unsafe {
+        mallopt(M_MMAP_THRESHOLD, 1 << 30);
+        mallopt(M_TRIM_THRESHOLD, i32::MAX);
     }
 }
 
 /// Whether nets on `device` are laid out channels-last: the config's choice, else the measured
-/// default (yes on the CPU; no on a GPU, where it is unmeasured so far).
+/// default: yes on the CPU (ResNet-20 training +26%, evaluation +29%, `scripts/bench-settings`);
+/// no on a GPU, where it is not measured yet.
 pub fn channels_last(cfg: &Config, device: Device) -> bool {
     cfg.channels_last.unwrap_or(device == Device::Cpu)
 }
 
-/// Applies the config's settings before any training: threads, TF32 and cuDNN autotuning (the
-/// input shape never changes, so the first step's search pays for itself).
+/// Applies the config's settings before any training: threads (libtorch's default, one per
+/// physical core, measured fastest), TF32 and cuDNN autotuning (the input shape never changes,
+/// so the first step's search pays for itself), and [`keep_freed_memory`].
 pub fn apply(cfg: &Config, device: Device) {
+    apply_without_allocator(cfg, device);
+    keep_freed_memory();
+}
+
+/// [`apply`] but for the allocator, which stays at glibc's defaults (to measure what it brings).
+pub fn apply_without_allocator(cfg: &Config, device: Device) {
     if let Some(t) = cfg.threads {
         tch::set_num_threads(t as i32);
     }
     if device.is_cuda() {
         set_tf32(cfg.tf32);
         tch::Cuda::cudnn_set_benchmark(true);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// The calls into libtorch's context reach it (no GPU needed: it is a flag in the context).
+    #[test]
+    fn tf32_is_off_once_set_off() {
+        super::set_tf32(true);
+        assert!(super::tf32());
+        super::set_tf32(false);
+        assert!(!super::tf32());
     }
 }

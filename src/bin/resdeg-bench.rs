@@ -187,8 +187,11 @@ fn main() -> Result<()> {
     }
     let cfg = config(&a, "residual", a.depths[0], 1)?;
     let device = plan::device(cfg.device())?;
-    backend::apply(&cfg, device);
-    backend::set_malloc_reuse(!a.no_malloc_reuse);
+    if a.no_malloc_reuse {
+        backend::apply_without_allocator(&cfg, device);
+    } else {
+        backend::apply(&cfg, device);
+    }
     if a.no_onednn {
         backend::set_onednn(false);
     }
