@@ -179,3 +179,38 @@ fn only_selects_runs_and_fresh_starts_them_over() {
     assert!(!s.contains("already done") && s.contains("residual-8-A-s0    epoch"), "{s}");
     fs::remove_dir_all(dir).unwrap();
 }
+
+/// `--slurm` writes a job-array script with one task per run: every run id of the sweep exactly
+/// once, an array of the same size, each task resuming its run with `--only`.
+#[test]
+fn slurm_script_has_one_array_task_per_run() {
+    let dir = tmp("slurm");
+    let sweep = fs::read_to_string("experiments/cifar_depth.yaml").unwrap();
+    let cfg = dir.join("cifar_depth.yaml");
+    fs::write(&cfg, format!("{sweep}\nresults_dir: {}\n", dir.join("results").display())).unwrap();
+    let c = cfg.to_str().unwrap();
+    let script = dir.join("job.sh");
+    let out =
+        resdeg(&[c, "--slurm", script.to_str().unwrap(), "--partition", "gpu", "--time", "8:00:00"], None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("sbatch"), "{}", text(&out.stdout));
+    let ids: Vec<String> = text(&resdeg(&[c, "--dry-run"], None).stdout)
+        .lines()
+        .skip(2)
+        .map(|l| l.split_whitespace().next().unwrap().to_string())
+        .collect();
+    assert_eq!(ids.len(), 15);
+    let s = fs::read_to_string(&script).unwrap();
+    let listed: Vec<&str> =
+        s.lines().skip_while(|l| *l != "runs=(").skip(1).take_while(|l| *l != ")").map(str::trim).collect();
+    assert_eq!(listed, ids, "{s}");
+    for must in
+        ["#SBATCH --array=0-14\n", "#SBATCH --partition=gpu\n", "#SBATCH --time=8:00:00\n", "--requeue"]
+    {
+        assert!(s.contains(must), "{must:?} missing:\n{s}");
+    }
+    assert!(s.contains(&format!("'{}' --only \"${{runs[$SLURM_ARRAY_TASK_ID]}}\"", cfg.display())), "{s}");
+    let syntax = std::process::Command::new("bash").arg("-n").arg(&script).status().unwrap();
+    assert!(syntax.success());
+    fs::remove_dir_all(dir).unwrap();
+}
