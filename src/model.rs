@@ -142,18 +142,20 @@ impl Net {
                 r.add(t)
             }
         };
-        let h = self.stem.forward(xs, train);
+        // ReLUs and shortcut additions work in place on the fresh BN outputs (BN's backward needs
+        // its input, not its output): less memory traffic, as torchvision's ResNet does.
+        let mut h = self.stem.forward(xs, train);
         record(&h);
-        let mut x = h.relu();
+        let mut x = h.relu_();
         for b in &self.blocks {
-            let h = b.first.forward(&x, train);
+            let mut h = b.first.forward(&x, train);
             record(&h);
-            let h = b.second.forward(&h.relu(), train);
+            let mut h = b.second.forward(&h.relu_(), train);
             record(&h);
-            x = match &b.skip {
-                None => h.relu(),
-                Some(skip) => (h + skip.forward(&x, train)).relu(),
-            };
+            if let Some(skip) = &b.skip {
+                h += skip.forward(&x, train);
+            }
+            x = h.relu_();
         }
         x.mean_dim([2i64, 3].as_slice(), false, Kind::Float).apply(&self.fc)
     }
