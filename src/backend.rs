@@ -64,7 +64,7 @@ pub fn keep_freed_memory() {
 }
 
 /// Whether nets on `device` are laid out channels-last: the config's choice, else the measured
-/// default: yes on the CPU (ResNet-20 training +26%, evaluation +29%, `scripts/bench-settings`);
+/// default: yes on the CPU (ResNet-20 training +27%, evaluation +29%, `scripts/bench-settings`);
 /// no on a GPU, where it is not measured yet.
 pub fn channels_last(cfg: &Config, device: Device) -> bool {
     cfg.channels_last.unwrap_or(device == Device::Cpu)
