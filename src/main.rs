@@ -96,6 +96,10 @@ fn run(cli: Cli) -> Result<()> {
     if let Some(script) = &cli.slurm {
         return write_slurm(&cli, &cfg, &runs, script);
     }
+    if cli.report {
+        // Needs no device: `--report` also works on a login node without the config's GPU.
+        return print_report(&cfg);
+    }
     let devices = match &cli.devices {
         Some(list) => {
             if let Some(d) = list.iter().find(|d| config::parse_worker_device(d).is_err()) {
@@ -117,22 +121,8 @@ fn run(cli: Cli) -> Result<()> {
     let device = plan::device(cfg.device())?;
     backend::apply(&cfg, device);
     if cli.dry_run {
-        println!(
-            "experiment {}: {} runs, {} iterations each at batch {}, on {} ({} threads)",
-            cfg.name,
-            runs.len(),
-            cfg.schedule.iterations,
-            cfg.batch_size,
-            plan::device_name(device),
-            tch::get_num_threads()
-        );
-        print!("{}", plan::table(&runs));
-        return Ok(());
-    }
-    if cli.report {
-        for line in report::write_report(&cfg)? {
-            println!("{line}");
-        }
+        let on = format!("{} ({} threads)", plan::device_name(device), tch::get_num_threads());
+        print_plan(&cfg, &runs, &on);
         return Ok(());
     }
     let progress = Progress::new(cli.quiet, runs.len() as u64);
@@ -241,9 +231,27 @@ fn run(cli: Cli) -> Result<()> {
         );
     }
     if !cli.worker {
-        for line in report::write_report(&cfg)? {
-            println!("{line}");
-        }
+        print_report(&cfg)?;
+    }
+    Ok(())
+}
+
+/// --dry-run: the sweep's runs and where they would train (`on`).
+fn print_plan(cfg: &Config, runs: &[plan::Run], on: &str) {
+    println!(
+        "experiment {}: {} runs, {} iterations each at batch {}, on {on}",
+        cfg.name,
+        runs.len(),
+        cfg.schedule.iterations,
+        cfg.batch_size
+    );
+    print!("{}", plan::table(runs));
+}
+
+/// Draws the figures, Table 6 and REPORT.md from the records, and prints what they say.
+fn print_report(cfg: &Config) -> Result<()> {
+    for line in report::write_report(cfg)? {
+        println!("{line}");
     }
     Ok(())
 }
@@ -276,23 +284,8 @@ fn run_workers(cli: &Cli, cfg: &Config, runs: &[plan::Run], devices: &[String]) 
         cfg.threads.or((cpu_workers > 1).then(|| (tch::get_num_threads() as usize / cpu_workers).max(1)));
     let list = names.iter().map(|d| d.to_string()).collect::<Vec<_>>();
     if cli.dry_run {
-        println!(
-            "experiment {}: {} runs, {} iterations each at batch {}, on {} workers: {}{}",
-            cfg.name,
-            runs.len(),
-            cfg.schedule.iterations,
-            cfg.batch_size,
-            list.len(),
-            list.join(", "),
-            threads.map_or(String::new(), |t| format!(" ({t} threads each)"))
-        );
-        print!("{}", plan::table(runs));
-        return Ok(());
-    }
-    if cli.report {
-        for line in report::write_report(cfg)? {
-            println!("{line}");
-        }
+        let each = threads.map_or(String::new(), |t| format!(" ({t} threads each)"));
+        print_plan(cfg, runs, &format!("{} workers: {}{each}", list.len(), list.join(", ")));
         return Ok(());
     }
     claim::prepare(cfg)?;
@@ -301,10 +294,7 @@ fn run_workers(cli: &Cli, cfg: &Config, runs: &[plan::Run], devices: &[String]) 
     }
     let w = cluster::WorkerArgs { config: &cli.config, only: cli.only.as_deref(), threads };
     cluster::run_workers(&list, &w)?;
-    for line in report::write_report(cfg)? {
-        println!("{line}");
-    }
-    Ok(())
+    print_report(cfg)
 }
 
 /// `--slurm FILE`: the job-array script, and how to submit it.
