@@ -166,9 +166,13 @@ pub struct Warmup {
     pub min_depth: u32,
     #[serde(default = "default_warmup_lr")]
     pub lr: f64,
-    /// Warm-up ends once the running training error falls below this fraction.
+    /// Warm-up ends once the running training error falls below this fraction…
     #[serde(default = "default_warmup_until")]
     pub until_train_error: f64,
+    /// …or after this many iterations at the latest, so that a net that never gets there still
+    /// trains at the paper's rate.
+    #[serde(default = "default_warmup_max_iterations")]
+    pub max_iterations: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -240,6 +244,11 @@ fn default_warmup_lr() -> f64 {
 fn default_warmup_until() -> f64 {
     0.8
 }
+/// The paper's ResNet-110 needed "about 400 iterations"; twice that bounds a stuck net to ~1% of
+/// the 64k schedule while leaving the threshold in charge of any net that is merely slow.
+fn default_warmup_max_iterations() -> u64 {
+    800
+}
 fn default_pad() -> u32 {
     4
 }
@@ -279,6 +288,7 @@ impl Default for Warmup {
             min_depth: default_warmup_min_depth(),
             lr: default_warmup_lr(),
             until_train_error: default_warmup_until(),
+            max_iterations: default_warmup_max_iterations(),
         }
     }
 }
@@ -410,7 +420,9 @@ impl Config {
             line: e.location().map(|l| l.line()),
             message: strip_location(&e.to_string()),
         })?;
-        if cfg.name.is_empty() {
+        let named_empty = cfg.name.is_empty()
+            && serde_norway::from_str::<serde_norway::Value>(text).is_ok_and(|v| v.get("name").is_some());
+        if cfg.name.is_empty() && !named_empty {
             cfg.name = stem.to_string();
         }
         cfg.check().map_err(|bad| ConfigError {
@@ -444,7 +456,8 @@ impl Config {
         use Seg::{Index, Key};
         let bad = |path: Vec<Seg>, message: String| Err(Invalid { path, message });
 
-        if !self.name.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+        if self.name.is_empty()
+            || !self.name.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
             || self.name.starts_with('.')
         {
             return bad(
@@ -529,6 +542,12 @@ impl Config {
                 format!("= {} must be a fraction in (0, 1] (the paper: 0.8)", w.until_train_error),
             );
         }
+        if w.max_iterations == 0 {
+            return bad(
+                at("max_iterations"),
+                "= 0; use a positive cap (default 800), or warmup.enabled: false for no warm-up".into(),
+            );
+        }
 
         if self.augment.pad > 32 {
             return bad(
@@ -579,6 +598,16 @@ impl Config {
             && (n == 0 || n > crate::data::TEST_IMAGES)
         {
             return bad(at("test_subset"), format!("= {n} must be 1 to {}", crate::data::TEST_IMAGES));
+        }
+        let train_images = d.train_subset.unwrap_or(left);
+        if self.batch_size > train_images {
+            return bad(
+                vec![Key("batch_size")],
+                format!(
+                    "= {} is more than the {train_images} training images; use at most {train_images} (the paper: 128)",
+                    self.batch_size
+                ),
+            );
         }
         Ok(())
     }
@@ -722,7 +751,7 @@ mod tests {
         assert_eq!(c.schedule.gamma, 0.1);
         assert_eq!(
             c.schedule.warmup,
-            Warmup { enabled: true, min_depth: 110, lr: 0.01, until_train_error: 0.8 }
+            Warmup { enabled: true, min_depth: 110, lr: 0.01, until_train_error: 0.8, max_iterations: 800 }
         );
         assert_eq!(c.augment, Augment { pad: 4, flip: true });
         assert_eq!(c.device(), Device::Auto);
@@ -794,6 +823,15 @@ mod tests {
             ("depths: [20]\ndata:\n  validation: 50000\n", &["sweep.yaml:3:", "data.validation = 50000"]),
             ("depths: [20]\ndata: {train_subset: 0}\n", &["sweep.yaml:2:", "data.train_subset = 0"]),
             ("name: a/b\ndepths: [20]\n", &["sweep.yaml:1:", "name", "a/b"]),
+            ("depths: [20]\nname: \"\"\n", &["sweep.yaml:2:", "name = \"\"", "letters"]),
+            (
+                "depths: [20]\nbatch_size: 2000\ndata: {train_subset: 1000}\n",
+                &["sweep.yaml:2:", "batch_size = 2000", "1000 training images"],
+            ),
+            (
+                "depths: [110]\nschedule:\n  warmup: {max_iterations: 0}\n",
+                &["sweep.yaml:3:", "schedule.warmup.max_iterations = 0", "enabled: false"],
+            ),
             ("archs: [plain]\n", &["sweep.yaml", "missing field `depths`"]),
             ("depths: [20\n", &["sweep.yaml"]),
         ];

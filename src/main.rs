@@ -3,7 +3,8 @@ use clap::Parser;
 use resdeg::config::{self, Config};
 use resdeg::data::{self, Cifar10};
 use resdeg::progress::Progress;
-use resdeg::train::{Control, Status};
+use resdeg::record::Status;
+use resdeg::train::Control;
 use resdeg::{backend, claim, cluster, plan, record, report, train};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -196,8 +197,7 @@ fn run(cli: Cli) -> Result<()> {
             record::write_run_info(&cfg, run, i)?;
         }
         let checkpoint = record::checkpoint_path(&cfg, &todo);
-        let control =
-            Control { checkpoint: Some(checkpoint.clone()), stop_after_epoch: None, progress: &progress };
+        let control = Control { checkpoint: Some(checkpoint.clone()), ..Control::new(&progress) };
         let Some(ended) = train::train_lockstep(&cfg, &todo, &split, device, &control)? else {
             bail!("training stopped before the end without a reason");
         };

@@ -89,8 +89,11 @@ pub struct Net {
     fc: nn::Linear,
 }
 
-/// Builds the net's variables under `p` (He init for convs, BN scale 1 and shift 0, tch's default
-/// init for the FC layer as the paper does not specify one).
+/// Builds the net's variables under `p`: He init for convs, BN scale 1 and shift 0, and PyTorch's
+/// default for the FC layer (the paper names none; weight and bias uniform in ±1/√fan_in, where
+/// tch's default weight bound would be √(6/fan_in)). Every layer that plain and residual twins
+/// share draws its init first, in network order; option B's projections come last, so that with
+/// the same seed the twins start identical in every shared layer.
 pub fn net(p: &nn::Path, arch: Arch, depth: u32, shortcut: Shortcut) -> Net {
     let n = blocks_per_stage(depth);
     let stem = ConvBn::new(&(p / "stem"), 3, WIDTHS[0], 3, 1);
@@ -106,9 +109,8 @@ pub fn net(p: &nn::Path, arch: Arch, depth: u32, shortcut: Shortcut) -> Net {
                 (Arch::Residual, false, Shortcut::A) => {
                     Some(Skip::SubsamplePad { extra_channels: c_out - c_in })
                 }
-                (Arch::Residual, false, Shortcut::B) => {
-                    Some(Skip::Projection(Box::new(ConvBn::new(&(&q / "shortcut"), c_in, c_out, 1, stride))))
-                }
+                // Created below, after the layers both twins have.
+                (Arch::Residual, false, Shortcut::B) => None,
             };
             blocks.push(Block {
                 first: ConvBn::new(&(&q / "conv1"), c_in, c_out, 3, stride),
@@ -118,11 +120,30 @@ pub fn net(p: &nn::Path, arch: Arch, depth: u32, shortcut: Shortcut) -> Net {
             c_in = c_out;
         }
     }
-    let fc = nn::linear(p / "fc", c_in, CLASSES, Default::default());
+    let bound = 1.0 / (c_in as f64).sqrt();
+    let uniform = nn::Init::Uniform { lo: -bound, up: bound };
+    let fc = nn::linear(
+        p / "fc",
+        c_in,
+        CLASSES,
+        nn::LinearConfig { ws_init: uniform, bs_init: Some(uniform), bias: true },
+    );
+    if arch == Arch::Residual && shortcut == Shortcut::B {
+        for (s, w) in WIDTHS.windows(2).enumerate() {
+            let q = p / format!("stage{}", s + 2) / "block1" / "shortcut";
+            blocks[(s + 1) * n as usize].skip =
+                Some(Skip::Projection(Box::new(ConvBn::new(&q, w[0], w[1], 1, 2))));
+        }
+    }
     Net { stem, blocks, fc }
 }
 
 impl Net {
+    /// The precision of the weights (Float unless a test asked for Double).
+    pub fn kind(&self) -> Kind {
+        self.stem.conv.ws.kind()
+    }
+
     /// Whether the weights were re-laid by [`make_channels_last`] (inputs should follow).
     pub fn is_channels_last(&self) -> bool {
         let w = &self.stem.conv.ws;
@@ -157,7 +178,8 @@ impl Net {
             }
             x = h.relu_();
         }
-        x.mean_dim([2i64, 3].as_slice(), false, Kind::Float).apply(&self.fc)
+        let kind = x.kind();
+        x.mean_dim([2i64, 3].as_slice(), false, kind).apply(&self.fc)
     }
 }
 
@@ -375,13 +397,34 @@ mod tests {
     }
 
     #[test]
-    fn residual_and_plain_twins_differ_only_by_shortcuts() {
+    fn residual_and_plain_twins_start_identical_in_every_shared_layer() {
         let (vp, _) = built(Arch::Plain, 20, Shortcut::A);
-        let (vr, _) = built(Arch::Residual, 20, Shortcut::A);
-        let (p, r) = (vp.variables(), vr.variables());
-        assert_eq!(p.len(), r.len());
-        for (k, v) in &p {
-            assert!(v.equal(&r[k]), "{k} differs: same seed must give the same init");
+        let p = vp.variables();
+        for sc in [Shortcut::A, Shortcut::B] {
+            let (vr, _) = built(Arch::Residual, 20, sc);
+            let r = vr.variables();
+            for (k, v) in &p {
+                assert!(v.equal(&r[k]), "{k} differs (option {sc}): same seed must give the same init");
+            }
+            let extra: Vec<&String> = r.keys().filter(|k| !p.contains_key(*k)).collect();
+            let want = if sc == Shortcut::A { 0 } else { 2 * 5 }; // 2 projections: conv + BN (4)
+            assert_eq!(extra.len(), want, "{sc}: {extra:?}");
+            assert!(extra.iter().all(|k| k.contains(".block1.shortcut.")), "{extra:?}");
         }
+    }
+
+    #[test]
+    fn fc_init_is_pytorchs_default() {
+        let (vs, _) = built(Arch::Plain, 20, Shortcut::A);
+        let vars = vs.variables();
+        let bound = 1.0 / 8.0; // 1/√64
+        for name in ["fc.weight", "fc.bias"] {
+            let t = &vars[name];
+            let max = t.abs().max().double_value(&[]);
+            assert!(max <= bound && max > 0.8 * bound, "{name}: max |w| {max}");
+        }
+        // U(−b, b) has std b/√3.
+        let std = vars["fc.weight"].std(true).double_value(&[]);
+        assert!((std / (bound / 3f64.sqrt()) - 1.0).abs() < 0.15, "fc.weight std {std}");
     }
 }

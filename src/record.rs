@@ -7,12 +7,84 @@
 use crate::config::Config;
 use crate::model;
 use crate::plan::Run;
-use crate::train::{EpochRecord, Outcome, Status};
 use anyhow::{Context, Result};
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::fs;
 use std::path::{Path, PathBuf};
+
+// What runs produce and what is read back: the types that training, the report and this module
+// share live here, below their users, so that arrows run one way.
+
+/// One row of a run's curves: the state after an epoch (errors are fractions in [0, 1]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EpochRecord {
+    pub epoch: u64,
+    /// Iterations done so far.
+    pub iteration: u64,
+    /// The rate of the epoch's last iteration.
+    pub lr: f64,
+    /// Averaged over the epoch's batches (in train mode, augmented).
+    pub train_loss: f64,
+    pub train_error: f64,
+    /// On the evaluation images in eval mode; None in epochs without evaluation.
+    pub test_loss: Option<f64>,
+    pub test_error: Option<f64>,
+    /// Training time of the run so far, across resumptions.
+    pub elapsed_s: f64,
+    /// Training images through this net per second in this epoch.
+    pub images_per_s: f64,
+}
+
+/// When and why a group's warm-up ended; recorded in each member's run.yaml.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WarmupEnd {
+    /// The last iteration trained at the warm-up rate.
+    pub iteration: u64,
+    /// `threshold` (a member's running training error fell below `until_train_error`) or `cap`
+    /// (`max_iterations` reached first).
+    pub reason: String,
+    /// The running training error (last 20 batches) of the member that ended it, or the best
+    /// member's at the cap.
+    pub running_train_error: f64,
+    pub ended_by: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Running,
+    Finished,
+    Diverged,
+}
+
+/// What a run produced.
+#[derive(Debug)]
+pub struct Outcome {
+    pub run: Run,
+    pub status: Status,
+    pub curves: Vec<EpochRecord>,
+    /// The std of every 3x3 layer's response on the evaluation images, network order.
+    pub responses: Option<Vec<f64>>,
+    /// None for nets that do not warm up, or whose warm-up has not ended.
+    pub warmup: Option<WarmupEnd>,
+}
+
+/// One evaluation row of a run's curves.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    pub iteration: u64,
+    pub train_error: f64,
+    pub test_error: Option<f64>,
+}
+
+/// A recorded run: its rows in order and its status (finished, diverged, …) from run.yaml.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunCurve {
+    pub run: Run,
+    pub status: String,
+    pub rows: Vec<Row>,
+}
 
 /// The folder of one experiment's results.
 pub fn experiment_dir(cfg: &Config) -> PathBuf {
@@ -143,6 +215,9 @@ pub struct RunInfo {
     pub environment: Environment,
     pub started: String,
     pub ended: Option<String>,
+    /// For nets that warm up: after which iteration the warm-up rate ended, and why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warmup: Option<WarmupEnd>,
 }
 
 impl RunInfo {
@@ -159,6 +234,7 @@ impl RunInfo {
             environment,
             started,
             ended: None,
+            warmup: None,
         }
     }
 }
@@ -249,14 +325,14 @@ pub fn write_outcome(cfg: &Config, o: &Outcome, mut info: RunInfo) -> Result<()>
     }
     .into();
     info.ended = Some(now());
+    info.warmup = o.warmup.clone();
     write_run_info(cfg, &o.run, &info)
 }
 
 /// Every recorded run's curve, from `results/<experiment>/curves.parquet`, with its status from
 /// its run.yaml; empty when nothing has been recorded yet.
-pub fn curves(cfg: &Config) -> Result<Vec<crate::report::RunCurve>> {
+pub fn curves(cfg: &Config) -> Result<Vec<RunCurve>> {
     use crate::config::{Arch, Shortcut};
-    use crate::report::{Row, RunCurve};
     let path = experiment_dir(cfg).join("curves.parquet");
     if !path.is_file() {
         return Ok(vec![]);

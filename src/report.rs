@@ -4,29 +4,14 @@
 //! batches). Reads only the records, so it runs on a sweep still in progress.
 
 use crate::config::{Arch, Config, Shortcut};
-use crate::plan::{Run, grouped};
-use crate::{model, plot, record};
+use crate::plan::grouped;
+use crate::record::{self, Row, RunCurve};
+use crate::{model, plot};
 use anyhow::{Context, Result};
 use rayon::prelude::*;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-
-/// One evaluation row of a run's curves.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Row {
-    pub iteration: u64,
-    pub train_error: f64,
-    pub test_error: Option<f64>,
-}
-
-/// A recorded run: its rows in order and its status (finished, diverged, …) from run.yaml.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RunCurve {
-    pub run: Run,
-    pub status: String,
-    pub rows: Vec<Row>,
-}
 
 impl RunCurve {
     /// The final epoch's errors; the test error is the last one measured.
@@ -608,7 +593,7 @@ mod tests {
     /// config (residual-20) never recorded.
     #[test]
     fn report_from_synthetic_records() {
-        use crate::train::{EpochRecord, Outcome, Status};
+        use crate::record::{EpochRecord, Outcome, Status};
         let dir = std::env::temp_dir().join(format!("resdeg-report-{}", std::process::id()));
         let text = format!(
             "name: synth\ndepths: [20, 56, 110]\ngrids:\n  - {{archs: [residual], depths: [110], seeds: [1, 2]}}\n  - {{archs: [residual], depths: [1202]}}\n\
@@ -618,7 +603,7 @@ mod tests {
         );
         let cfg = Config::parse(&text, Path::new("synth.yaml"), "synth").unwrap();
         // Final test error per run: deeper plain nets worse, deeper residual nets better.
-        let final_test = |r: &Run| match (r.arch, r.depth, r.seed) {
+        let final_test = |r: &crate::plan::Run| match (r.arch, r.depth, r.seed) {
             (Arch::Plain, d, _) => 0.05 + d as f64 / 1000.0,
             (Arch::Residual, 110, s) => 0.06 + s as f64 / 100.0,
             (Arch::Residual, d, _) => 0.05 - d as f64 / 100_000.0,
@@ -651,6 +636,7 @@ mod tests {
                 curves,
                 responses: (!diverged).then(|| (0..layers).map(|k| 1.0 / (k + 1) as f64).collect()),
                 run,
+                warmup: None,
             };
             record::write_outcome(&cfg, &o, info).unwrap();
         }

@@ -9,6 +9,7 @@ use crate::data::{Augmentation, Split, normalize};
 use crate::model::{self, Net, Responses};
 use crate::plan::Run;
 use crate::progress::Progress;
+use crate::record::{EpochRecord, Outcome, Status, WarmupEnd};
 use anyhow::{Context, Result, ensure};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -20,14 +21,12 @@ const WARMUP_WINDOW: usize = 20;
 /// Images per forward pass when evaluating (no gradients, so larger than training batches).
 const EVAL_BATCH: i64 = 500;
 
-/// The learning rate at `iteration` (0-based): `lr` times `gamma` for every milestone reached,
-/// or the warm-up rate while warming up.
+/// The learning rate at `iteration` (0-based): `lr` times `gamma` for every milestone reached;
+/// while warming up, the warm-up rate unless the milestones already ask for less.
 pub fn learning_rate(opt: &config::Optimizer, s: &config::Schedule, iteration: u64, warming: bool) -> f64 {
-    if warming {
-        return s.warmup.lr;
-    }
     let passed = s.milestones.iter().filter(|&&m| m <= iteration).count();
-    opt.lr * s.gamma.powi(passed as i32)
+    let scheduled = opt.lr * s.gamma.powi(passed as i32);
+    if warming { scheduled.min(s.warmup.lr) } else { scheduled }
 }
 
 /// Whether a net of this depth starts with the warm-up rate.
@@ -35,48 +34,12 @@ pub fn warms_up(s: &config::Schedule, depth: u32) -> bool {
     s.warmup.enabled && depth >= s.warmup.min_depth
 }
 
-/// One row of a run's curves: the state after an epoch (errors are fractions in [0, 1]).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct EpochRecord {
-    pub epoch: u64,
-    /// Iterations done so far.
-    pub iteration: u64,
-    /// The rate of the epoch's last iteration.
-    pub lr: f64,
-    /// Averaged over the epoch's batches (in train mode, augmented).
-    pub train_loss: f64,
-    pub train_error: f64,
-    /// On the evaluation images in eval mode; None in epochs without evaluation.
-    pub test_loss: Option<f64>,
-    pub test_error: Option<f64>,
-    /// Training time of the run so far, across resumptions.
-    pub elapsed_s: f64,
-    /// Training images through this net per second in this epoch.
-    pub images_per_s: f64,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Status {
-    Running,
-    Finished,
-    Diverged,
-}
-
-/// What a run produced.
-#[derive(Debug)]
-pub struct Outcome {
-    pub run: Run,
-    pub status: Status,
-    pub curves: Vec<EpochRecord>,
-    /// The std of every 3x3 layer's response on the evaluation images, network order.
-    pub responses: Option<Vec<f64>>,
-}
-
 /// SGD with momentum as PyTorch's `torch.optim.SGD` (dampening 0, weight decay added to the
 /// gradient, optional Nesterov), written out because tch's optimizer keeps its momentum buffers out
 /// of reach and a checkpoint needs them.
 struct Sgd {
+    /// Trainable variables by name (sorted), so that checkpoints and tests can name the buffers.
+    names: Vec<String>,
     params: Vec<Tensor>,
     buffers: Vec<Tensor>,
     momentum: f64,
@@ -86,9 +49,19 @@ struct Sgd {
 
 impl Sgd {
     fn new(vs: &nn::VarStore, o: &config::Optimizer) -> Sgd {
-        let params = vs.trainable_variables();
+        let mut named: Vec<(String, Tensor)> =
+            vs.variables().into_iter().filter(|(_, t)| t.requires_grad()).collect();
+        named.sort_by(|a, b| a.0.cmp(&b.0));
+        let (names, params): (Vec<String>, Vec<Tensor>) = named.into_iter().unzip();
         let buffers = params.iter().map(Tensor::zeros_like).collect();
-        Sgd { params, buffers, momentum: o.momentum, weight_decay: o.weight_decay, nesterov: o.nesterov }
+        Sgd {
+            names,
+            params,
+            buffers,
+            momentum: o.momentum,
+            weight_decay: o.weight_decay,
+            nesterov: o.nesterov,
+        }
     }
 
     fn step(&mut self, lr: f64) {
@@ -126,11 +99,14 @@ pub struct Learner {
 
 impl Learner {
     /// Builds `run`'s net from its seed (so twins start from the same weights), in the memory
-    /// format that `backend` chose for `device`.
-    pub fn new(cfg: &Config, run: &Run, device: Device) -> Learner {
+    /// format that `backend` chose for `device`, with variables of `kind` (Float to train).
+    pub fn new(cfg: &Config, run: &Run, device: Device, kind: Kind) -> Learner {
         tch::manual_seed(run.seed as i64);
-        let vs = nn::VarStore::new(device);
+        let mut vs = nn::VarStore::new(device);
         let net = model::net(&vs.root(), run.arch, run.depth, run.shortcut);
+        if kind != Kind::Float {
+            vs.set_kind(kind);
+        }
         if backend::channels_last(cfg, device) {
             model::make_channels_last(&vs);
         }
@@ -142,11 +118,18 @@ impl Learner {
     /// on the device (reading them back would cost a host synchronisation).
     pub fn step(&mut self, xs: &Tensor, ys: &Tensor, lr: f64) -> (Tensor, Tensor) {
         let logits = xs.apply_t(&self.net, true);
-        let loss = logits.cross_entropy_for_logits(ys);
+        // ATen's cross_entropy, as F.cross_entropy (tch's cross_entropy_for_logits would take the
+        // log-softmax in fp32 whatever the logits' precision).
+        let loss = logits.cross_entropy_loss::<Tensor>(ys, None, Reduction::Mean, -100, 0.0);
         self.sgd.zero_grad();
         loss.backward();
         self.sgd.step(lr);
         (loss.detach(), logits.detach())
+    }
+
+    /// The momentum buffer of every trainable variable, by variable name.
+    pub fn momentum_buffers(&self) -> impl Iterator<Item = (&str, &Tensor)> {
+        self.sgd.names.iter().map(String::as_str).zip(&self.sgd.buffers)
     }
 }
 
@@ -164,7 +147,7 @@ struct Member {
 struct MemberState {
     run_id: String,
     status: Status,
-    warming: bool,
+    /// The last batch errors while the group warms up.
     window: Vec<f64>,
     curves: Vec<EpochRecord>,
 }
@@ -175,6 +158,9 @@ struct GroupState {
     epoch: u64,
     iteration: u64,
     elapsed_s: f64,
+    /// Twins share one schedule, so the warm-up is the group's: see [`train_lockstep`].
+    warming: bool,
+    warmup_end: Option<WarmupEnd>,
     members: Vec<MemberState>,
 }
 
@@ -185,10 +171,41 @@ pub struct Control<'a> {
     /// Stop once this epoch is done, leaving the checkpoint, as a crash would.
     pub stop_after_epoch: Option<u64>,
     pub progress: &'a Progress,
+    /// Called after every member's every step: lets the equivalence test against PyTorch see
+    /// exactly what the loop fed and produced, without a second copy of the loop.
+    pub observe: Option<&'a dyn Fn(&Step)>,
+    /// Float. The equivalence test also trains in Double, where rounding is too small to hide a
+    /// difference from PyTorch over many steps (in Float it grows chaotically within ten).
+    pub kind: Kind,
+}
+
+impl<'a> Control<'a> {
+    pub fn new(progress: &'a Progress) -> Control<'a> {
+        Control { checkpoint: None, stop_after_epoch: None, progress, observe: None, kind: Kind::Float }
+    }
+}
+
+/// One member's training step, as [`Control::observe`] sees it.
+pub struct Step<'s> {
+    pub member: usize,
+    pub epoch: u64,
+    /// Iterations done, this one included.
+    pub iteration: u64,
+    pub lr: f64,
+    /// The augmented, normalized batch in the net's layout, and its labels.
+    pub xs: &'s Tensor,
+    pub ys: &'s Tensor,
+    pub loss: &'s Tensor,
+    pub learner: &'s Learner,
 }
 
 /// Trains `runs` (twins sharing depth, shortcut and seed) in lockstep on `split` (already on
 /// `device`), resuming from the checkpoint when there is one. Returns None when stopped early.
+///
+/// Twins follow one learning-rate schedule, so that their difference is the architecture alone.
+/// For deep nets that warm up, the group's warm-up ends when any member's running training error
+/// falls below the threshold (in practice the residual twin's, as in the paper's ResNet-110) or
+/// at the cap; a plain-110 thus gets its twin's schedule, not one of its own.
 pub fn train_lockstep(
     cfg: &Config,
     runs: &[Run],
@@ -204,20 +221,18 @@ pub fn train_lockstep(
     let zero = || Tensor::zeros([], (Kind::Float, device));
     let mut members = Vec::new();
     for run in runs {
-        let learner = Learner::new(cfg, run, device);
-        let state = MemberState {
-            run_id: run.id.clone(),
-            status: Status::Running,
-            warming: warms_up(&cfg.schedule, run.depth),
-            window: vec![],
-            curves: vec![],
-        };
+        let learner = Learner::new(cfg, run, device, control.kind);
+        let state =
+            MemberState { run_id: run.id.clone(), status: Status::Running, window: vec![], curves: vec![] };
         members.push(Member { run: run.clone(), learner, state, loss_sum: zero(), wrong: zero() });
     }
     let (mut epoch, mut iteration, mut elapsed) = (0u64, 0u64, 0.0f64);
+    let mut warming = warms_up(&cfg.schedule, runs[0].depth);
+    let mut warmup_end = None;
     if let Some(path) = control.checkpoint.as_deref().filter(|p| p.is_file()) {
         let g = load_checkpoint(path, &mut members)?;
         (epoch, iteration, elapsed) = (g.epoch, g.iteration, g.elapsed_s);
+        (warming, warmup_end) = (g.warming, g.warmup_end);
         control
             .progress
             .line(&format!("{}: resumed after epoch {epoch} (iteration {iteration})", label(runs)));
@@ -252,36 +267,46 @@ pub fn train_lockstep(
             );
             let xs = layout(&members[0].learner.net, xs);
             let ys = split.train_labels.index_select(0, &idx);
-            for (m, lr_seen) in members.iter_mut().zip(&mut lrs) {
+            let lr = learning_rate(&cfg.optimizer, &cfg.schedule, iteration, warming);
+            for (k, (m, lr_seen)) in members.iter_mut().zip(&mut lrs).enumerate() {
                 if m.state.status != Status::Running {
                     continue;
                 }
-                let lr = learning_rate(&cfg.optimizer, &cfg.schedule, iteration, m.state.warming);
                 *lr_seen = lr;
                 let (loss, logits) = m.learner.step(&xs, &ys, lr);
+                if let Some(observe) = control.observe {
+                    let learner = &m.learner;
+                    let (iteration, xs, ys, loss) = (iteration + 1, &xs, &ys, &loss);
+                    observe(&Step { member: k, epoch, iteration, lr, xs, ys, loss, learner });
+                }
                 let wrong = logits.argmax(-1, false).ne_tensor(&ys).sum(Kind::Float);
                 m.loss_sum += loss * len as f64;
                 m.wrong += &wrong;
-                if m.state.warming {
+                if warming {
                     // Reading the batch error back costs a sync, but only for the few hundred
                     // warm-up iterations of the deepest nets.
                     m.state.window.push(wrong.double_value(&[]) / len as f64);
                     if m.state.window.len() > WARMUP_WINDOW {
                         m.state.window.remove(0);
                     }
-                    let err = m.state.window.iter().sum::<f64>() / m.state.window.len() as f64;
-                    if m.state.window.len() == WARMUP_WINDOW && err < cfg.schedule.warmup.until_train_error {
-                        m.state.warming = false;
-                        control.progress.line(&format!(
-                            "{}: warm-up ends at iteration {} (running training error {:.1}%)",
-                            m.run.id,
-                            iteration + 1,
-                            100.0 * err
-                        ));
-                    }
                 }
             }
             iteration += 1;
+            if warming && let Some(end) = warmup_ends(cfg, &members, iteration) {
+                warming = false;
+                control.progress.line(&format!(
+                    "{}: warm-up ends after iteration {} ({}: {} at {:.1}% running training error)",
+                    label(runs),
+                    end.iteration,
+                    end.reason,
+                    end.ended_by,
+                    100.0 * end.running_train_error
+                ));
+                for m in &mut members {
+                    m.state.window.clear();
+                }
+                warmup_end = Some(end);
+            }
             images += len;
             crate::crash_point(|| format!("iteration:{iteration}"));
             control.progress.iteration(iteration);
@@ -328,7 +353,14 @@ pub fn train_lockstep(
         if let Some(path) = &control.checkpoint
             && running(&members)
         {
-            let g = GroupState { epoch, iteration, elapsed_s: elapsed, members: vec![] };
+            let g = GroupState {
+                epoch,
+                iteration,
+                elapsed_s: elapsed,
+                warming,
+                warmup_end: warmup_end.clone(),
+                members: vec![],
+            };
             save_checkpoint(path, g, &members)?;
         }
         if control.stop_after_epoch == Some(epoch) && running(&members) {
@@ -345,13 +377,46 @@ pub fn train_lockstep(
         }
         let responses = (cfg.layer_responses && status == Status::Finished)
             .then(|| layer_responses(&m.learner.net, &split.eval_images, &split.mean));
-        outcomes.push(Outcome { run: m.run, status, curves: m.state.curves, responses });
+        outcomes.push(Outcome {
+            run: m.run,
+            status,
+            curves: m.state.curves,
+            responses,
+            warmup: warmup_end.clone(),
+        });
     }
     Ok(Some(outcomes))
 }
 
-/// Inputs in the layout the net's weights have (channels-last when its first conv is).
+/// Whether the group's warm-up ends after `iteration` iterations: a running member's last
+/// [`WARMUP_WINDOW`] batches averaged below the threshold, or the cap reached.
+fn warmup_ends(cfg: &Config, members: &[Member], iteration: u64) -> Option<WarmupEnd> {
+    let w = &cfg.schedule.warmup;
+    let best = members
+        .iter()
+        .filter(|m| m.state.status == Status::Running && !m.state.window.is_empty())
+        .map(|m| (m, m.state.window.iter().sum::<f64>() / m.state.window.len() as f64))
+        .min_by(|a, b| a.1.total_cmp(&b.1))?;
+    let full = best.0.state.window.len() == WARMUP_WINDOW;
+    let reason = if full && best.1 < w.until_train_error {
+        "threshold"
+    } else if iteration >= w.max_iterations {
+        "cap"
+    } else {
+        return None;
+    };
+    Some(WarmupEnd {
+        iteration,
+        reason: reason.into(),
+        running_train_error: best.1,
+        ended_by: best.0.run.id.clone(),
+    })
+}
+
+/// Inputs in the layout and precision the net's weights have (channels-last when its first conv
+/// is).
 fn layout(net: &Net, xs: Tensor) -> Tensor {
+    let xs = xs.to_kind(net.kind());
     if net.is_channels_last() { model::channels_last(&xs) } else { xs }
 }
 
@@ -387,8 +452,8 @@ fn save_checkpoint(path: &Path, mut g: GroupState, members: &[Member]) -> Result
             // safetensors stores contiguous tensors; loading copies back into the live layout.
             named.push((format!("m{k}.var.{name}"), t.contiguous()));
         }
-        for (i, b) in m.learner.sgd.buffers.iter().enumerate() {
-            named.push((format!("m{k}.momentum.{i}"), b.contiguous()));
+        for (name, b) in m.learner.momentum_buffers() {
+            named.push((format!("m{k}.momentum.{name}"), b.contiguous()));
         }
     }
     let state = serde_norway::to_string(&g)?;
@@ -421,14 +486,21 @@ fn load_checkpoint(path: &Path, members: &mut [Member]) -> Result<GroupState> {
             for (name, mut t) in m.learner.vs.variables() {
                 t.copy_(find(&format!("m{k}.var.{name}")).with_context(bad)?);
             }
-            for (i, b) in m.learner.sgd.buffers.iter_mut().enumerate() {
-                b.copy_(find(&format!("m{k}.momentum.{i}")).with_context(bad)?);
+            let sgd = &mut m.learner.sgd;
+            for (name, b) in sgd.names.iter().zip(&mut sgd.buffers) {
+                b.copy_(find(&format!("m{k}.momentum.{name}")).with_context(bad)?);
             }
             m.state = g.members[k].clone();
         }
         Ok(())
     })?;
     Ok(g)
+}
+
+/// Eval-mode logits of `net` on uint8 images (one forward pass: keep `images` to a batch).
+pub fn logits(net: &Net, images: &Tensor, mean: &Tensor) -> Tensor {
+    let _guard = tch::no_grad_guard();
+    layout(net, normalize(images, mean)).apply_t(net, false)
 }
 
 /// Mean loss and error of `net` in eval mode (BN running statistics) on uint8 images.
@@ -439,7 +511,7 @@ pub fn evaluate(net: &Net, images: &Tensor, labels: &Tensor, mean: &Tensor) -> (
     let mut wrong = Tensor::zeros([], (Kind::Int64, images.device()));
     for at in (0..n).step_by(EVAL_BATCH as usize) {
         let len = EVAL_BATCH.min(n - at);
-        let logits = layout(net, normalize(&images.narrow(0, at, len), mean)).apply_t(net, false);
+        let logits = logits(net, &images.narrow(0, at, len), mean);
         let ys = labels.narrow(0, at, len);
         loss +=
             logits.cross_entropy_loss::<Tensor>(&ys, None, Reduction::Sum, -100, 0.0).to_kind(Kind::Double);
@@ -544,7 +616,7 @@ mod tests {
         stop: Option<u64>,
     ) -> Option<Vec<Outcome>> {
         let progress = Progress::new(true, 0);
-        let control = Control { checkpoint, stop_after_epoch: stop, progress: &progress };
+        let control = Control { checkpoint, stop_after_epoch: stop, ..Control::new(&progress) };
         let _rng = crate::torch_rng_lock();
         train_lockstep(c, runs, split, Device::Cpu, &control).unwrap()
     }
@@ -598,6 +670,59 @@ mod tests {
             assert_eq!(a.responses, b.responses);
             assert_eq!(b.status, Status::Finished);
         }
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    /// The lr of every step of the first run of `c`, and how its warm-up ended.
+    fn lrs(c: &Config, split: &Split, runs: &[Run]) -> (Vec<f64>, Option<WarmupEnd>) {
+        let seen = std::cell::RefCell::new(vec![]);
+        let observe = |s: &Step| {
+            if s.member == 0 {
+                seen.borrow_mut().push(s.lr)
+            }
+        };
+        let progress = Progress::new(true, 0);
+        let control = Control { observe: Some(&observe), ..Control::new(&progress) };
+        let out = {
+            let _rng = crate::torch_rng_lock();
+            train_lockstep(c, runs, split, Device::Cpu, &control).unwrap().unwrap()
+        };
+        assert!(out.iter().all(|o| o.warmup == out[0].warmup), "twins share one warm-up");
+        (seen.into_inner(), out[0].warmup.clone())
+    }
+
+    /// A net whose training error never reaches the threshold leaves the warm-up at the cap, and
+    /// milestones stay in force during the warm-up.
+    #[test]
+    fn warm_up_is_bounded_and_shared_by_the_twins() {
+        let (mut c, split, runs, dir) = tiny();
+        c.schedule.warmup = config::Warmup {
+            enabled: true,
+            min_depth: 8,
+            lr: 0.01,
+            until_train_error: 1e-6,
+            max_iterations: 7,
+        };
+        let (lr, end) = lrs(&c, &split, &runs);
+        let want: Vec<f64> = (1..=15).map(|i| if i <= 7 || i > 10 { 0.01 } else { 0.1 }).collect();
+        assert!(lr.iter().zip(&want).all(|(a, b)| (a - b).abs() < 1e-12), "{lr:?}");
+        let end = end.unwrap();
+        assert_eq!((end.iteration, end.reason.as_str()), (7, "cap"));
+
+        // A milestone inside the warm-up lowers the rate below the warm-up rate.
+        c.schedule.milestones = vec![3];
+        c.schedule.gamma = 0.01;
+        let (lr, _) = lrs(&c, &split, &runs);
+        assert_eq!(&lr[..4], &[0.01, 0.01, 0.01, 0.1 * 0.01]);
+
+        // Error below the threshold: the warm-up ends once the window of 20 batches is full.
+        c.schedule.iterations = 30;
+        c.schedule.warmup.until_train_error = 1.0;
+        c.schedule.warmup.max_iterations = 800;
+        let (_, end) = lrs(&c, &split, &runs);
+        let end = end.unwrap();
+        assert_eq!((end.iteration, end.reason.as_str()), (WARMUP_WINDOW as u64, "threshold"));
+        assert!(end.running_train_error < 1.0);
         std::fs::remove_dir_all(dir).unwrap();
     }
 

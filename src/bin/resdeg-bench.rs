@@ -126,7 +126,7 @@ fn bench_depth(a: &Args, depth: u32, device: Device, data: Option<&Cifar10>) -> 
     tch::manual_seed(1);
     let xs = Tensor::randn([b, 3, 32, 32], (Kind::Float, device));
     let ys = Tensor::randint(10, [b], (Kind::Int64, device));
-    let mut learner = Learner::new(&cfg, &run, device);
+    let mut learner = Learner::new(&cfg, &run, device, Kind::Float);
     let xs = if learner.net.is_channels_last() { model::channels_last(&xs) } else { xs };
     for _ in 0..a.warmup {
         let _ = learner.step(&xs, &ys, 0.1);
@@ -143,7 +143,7 @@ fn bench_depth(a: &Args, depth: u32, device: Device, data: Option<&Cifar10>) -> 
     if a.pair {
         let pair_cfg = config(a, "plain, residual", depth, 1)?;
         let mut pair: Vec<Learner> =
-            plan::runs(&pair_cfg).iter().map(|r| Learner::new(&pair_cfg, r, device)).collect();
+            plan::runs(&pair_cfg).iter().map(|r| Learner::new(&pair_cfg, r, device, Kind::Float)).collect();
         let times = time(device, 1, a.repeats, || {
             for _ in 0..a.steps {
                 for l in &mut pair {
@@ -170,7 +170,7 @@ fn bench_depth(a: &Args, depth: u32, device: Device, data: Option<&Cifar10>) -> 
     let cfg = config(a, "residual", depth, iterations)?;
     let split = data.split(0, Some(a.epoch_train), Some(a.epoch_test))?.to_device(device);
     let progress = Progress::silent();
-    let control = Control { checkpoint: None, stop_after_epoch: None, progress: &progress };
+    let control = Control::new(&progress);
     let runs = plan::runs(&cfg);
     let times = time(device, 1, a.epoch_repeats, || {
         train::train_lockstep(&cfg, &runs, &split, device, &control).expect("an epoch trains");
