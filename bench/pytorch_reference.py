@@ -99,7 +99,7 @@ def sync(device):
 
 def spread(name, depth, values, args, **extra):
     row = {
-        "impl": "pytorch",
+        "impl": args.label,
         "depth": depth,
         "metric": name,
         "median": statistics.median(values),
@@ -220,6 +220,7 @@ def main():
     p.add_argument("--epoch-repeats", type=int, default=3)
     p.add_argument("--workers", type=int, default=2, help="DataLoader worker processes")
     p.add_argument("--channels-last", action="store_true")
+    p.add_argument("--label", default="pytorch", help="the impl name in the JSON lines")
     p.add_argument("--no-mkldnn", action="store_true", help="turn oneDNN off (to measure it)")
     args = p.parse_args()
     if args.threads:
@@ -232,8 +233,9 @@ def main():
     print(
         json.dumps(
             {
-                "impl": "pytorch",
+                "impl": args.label,
                 "torch": torch.__version__,
+                "channels_last": args.channels_last,
                 "threads": torch.get_num_threads(),
                 "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
                 "workers": args.workers,

@@ -141,7 +141,9 @@ mod tests {
     use super::*;
 
     fn cfg(results: &Path) -> Config {
-        let text = format!("depths: [8]\nresults_dir: {}\n", results.display());
+        let plots = results.with_file_name("plots");
+        let text =
+            format!("depths: [8]\nresults_dir: {}\nplots_dir: {}\n", results.display(), plots.display());
         Config::parse(&text, Path::new("c.yaml"), "c").unwrap()
     }
 

@@ -230,6 +230,15 @@ impl Cifar10 {
     }
 }
 
+/// How many training and evaluation images a config's runs use on the full CIFAR-10 (what
+/// [`Cifar10::split`] will take), for planning before any data is read.
+pub fn images_in_use(cfg: &crate::config::Config) -> (usize, usize) {
+    let d = &cfg.data;
+    let train = d.train_subset.unwrap_or(TRAIN_IMAGES - d.validation);
+    let eval = d.test_subset.unwrap_or(if d.validation > 0 { d.validation } else { TEST_IMAGES });
+    (train, eval)
+}
+
 /// What one run sees: training and evaluation images (uint8) with labels, and the mean image.
 #[derive(Debug)]
 pub struct Split {

@@ -123,7 +123,7 @@ fn run(cli: Cli) -> Result<()> {
     backend::apply(&cfg, device);
     if cli.dry_run {
         let on = format!("{} ({} threads)", plan::device_name(device), tch::get_num_threads());
-        print_plan(&cfg, &runs, &on);
+        print_plan(&cfg, &runs, &on, device, 1);
         return Ok(());
     }
     let progress = Progress::new(cli.quiet, runs.len() as u64);
@@ -236,8 +236,9 @@ fn run(cli: Cli) -> Result<()> {
     Ok(())
 }
 
-/// --dry-run: the sweep's runs and where they would train (`on`).
-fn print_plan(cfg: &Config, runs: &[plan::Run], on: &str) {
+/// --dry-run: the sweep's runs, where they would train (`on`) and, with `device`, how long each
+/// would take there (estimated from a few measured steps of residual-20, scaled by multiply-adds).
+fn print_plan(cfg: &Config, runs: &[plan::Run], on: &str, device: tch::Device, workers: usize) {
     println!(
         "experiment {}: {} runs, {} iterations each at batch {}, on {on}",
         cfg.name,
@@ -245,7 +246,24 @@ fn print_plan(cfg: &Config, runs: &[plan::Run], on: &str) {
         cfg.schedule.iterations,
         cfg.batch_size
     );
-    print!("{}", plan::table(runs));
+    let cost = train::measure_step(cfg, device);
+    let (train, eval) = data::images_in_use(cfg);
+    let times: Vec<f64> =
+        runs.iter().map(|r| train::estimate_s(cfg, r, &cost, train as u64, eval as u64)).collect();
+    print!("{}", plan::table(runs, Some(&times)));
+    let total: f64 = times.iter().sum();
+    let split = if workers > 1 {
+        format!(" (about {} with {workers} workers)", plan::duration(total / workers as f64))
+    } else {
+        String::new()
+    };
+    println!(
+        "estimated: {} in all{split}, from residual-20 measured here at {:.0} ms a step and {:.2} ms an \
+         evaluated image, scaled by multiply-adds; {train} training and {eval} evaluation images",
+        plan::duration(total),
+        1e3 * cost.train_step_s,
+        1e3 * cost.eval_image_s
+    );
 }
 
 /// Draws the figures, Table 6 and REPORT.md from the records, and prints what they say.
@@ -285,7 +303,13 @@ fn run_workers(cli: &Cli, cfg: &Config, runs: &[plan::Run], devices: &[String]) 
     let list = names.iter().map(|d| d.to_string()).collect::<Vec<_>>();
     if cli.dry_run {
         let each = threads.map_or(String::new(), |t| format!(" ({t} threads each)"));
-        print_plan(cfg, runs, &format!("{} workers: {}{each}", list.len(), list.join(", ")));
+        let first = plan::device(*names.first().expect("two or more workers"))?;
+        let on = format!("{} workers: {}{each}", list.len(), list.join(", "));
+        if let Some(t) = threads {
+            tch::set_num_threads(t as i32);
+        }
+        backend::apply(cfg, first);
+        print_plan(cfg, runs, &on, first, list.len());
         return Ok(());
     }
     claim::prepare(cfg)?;

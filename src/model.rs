@@ -207,19 +207,30 @@ impl ModuleT for Net {
     }
 }
 
-/// Running sums of each 3x3 layer's response over many batches, kept on the device (f64) so that
-/// measuring costs no host round trip per batch.
+/// Running per-channel sums of each 3x3 layer's response over many batches, kept on the device
+/// (f64) so that measuring costs no host round trip per batch.
 #[derive(Debug, Default)]
 pub struct Responses {
     layers: Vec<(Tensor, Tensor, i64)>,
     next: usize,
 }
 
+/// The spread of one layer's response. `std` pools every element (channels included), as the
+/// paper's Fig. 7 is drawn; `channel_std` is the root mean within-channel variance, which leaves
+/// out how far the channels' means lie apart (`std² = channel_std² + variance of channel means`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LayerStd {
+    pub std: f64,
+    pub channel_std: f64,
+}
+
 impl Responses {
     fn add(&mut self, t: &Tensor) {
         let t = t.detach().to_kind(Kind::Double);
-        let (s, sq) = (t.sum(Kind::Double), t.square().sum(Kind::Double));
-        let count = t.numel() as i64;
+        let dims = [0i64, 2, 3];
+        let s = t.sum_dim_intlist(dims.as_slice(), false, Kind::Double);
+        let sq = t.square().sum_dim_intlist(dims.as_slice(), false, Kind::Double);
+        let count = t.numel() as i64 / t.size()[1];
         match self.layers.get_mut(self.next) {
             Some((a, b, c)) => {
                 *a += s;
@@ -236,13 +247,19 @@ impl Responses {
         self.next = 0;
     }
 
-    /// The std of every 3x3 layer's response over all elements of all batches seen, network order.
-    pub fn stds(&self) -> Vec<f64> {
+    /// Every 3x3 layer's response spread over all batches seen, network order.
+    pub fn stds(&self) -> Vec<LayerStd> {
         self.layers
             .iter()
             .map(|(s, sq, n)| {
-                let mean = s.double_value(&[]) / *n as f64;
-                (sq.double_value(&[]) / *n as f64 - mean * mean).max(0.0).sqrt()
+                let (s, sq) = (Vec::<f64>::try_from(s).unwrap(), Vec::<f64>::try_from(sq).unwrap());
+                let n = *n as f64;
+                let means: Vec<f64> = s.iter().map(|x| x / n).collect();
+                let vars: Vec<f64> = sq.iter().zip(&means).map(|(q, m)| (q / n - m * m).max(0.0)).collect();
+                let c = means.len() as f64;
+                let mean = means.iter().sum::<f64>() / c;
+                let pooled = sq.iter().sum::<f64>() / (n * c) - mean * mean;
+                LayerStd { std: pooled.max(0.0).sqrt(), channel_std: (vars.iter().sum::<f64>() / c).sqrt() }
             })
             .collect()
     }
@@ -370,11 +387,26 @@ mod tests {
             let stds = r.stds();
             assert_eq!(stds.len(), 13); // 6n+1 3x3 convs
             assert_eq!(conv_stages(14).len(), 13);
-            assert!(stds.iter().all(|s| s.is_finite() && *s > 0.0), "{stds:?}");
-            // In train mode BN standardises each channel of the batch, so responses have std 1.
+            assert!(
+                stds.iter().all(|s| s.std.is_finite() && s.std >= s.channel_std && s.channel_std > 0.0),
+                "{stds:?}"
+            );
+            // In train mode BN standardises each channel of the batch (mean 0, std 1), so both
+            // measures are 1.
             let mut r = Responses::default();
             let _ = net.forward_recording(&xs, true, Some(&mut r));
-            assert!(r.stds().iter().all(|s| (s - 1.0).abs() < 1e-2), "{:?}", r.stds());
+            let ok = |x: f64| (x - 1.0).abs() < 1e-2;
+            assert!(r.stds().iter().all(|s| ok(s.std) && ok(s.channel_std)), "{:?}", r.stds());
+            // Channels with different means: the pooled std counts their spread, channel_std not.
+            let mut r = Responses::default();
+            r.add(&Tensor::cat(
+                &[
+                    Tensor::zeros([2, 1, 4, 4], (Kind::Float, Device::Cpu)),
+                    Tensor::ones([2, 1, 4, 4], (Kind::Float, Device::Cpu)) * 2.0,
+                ],
+                1,
+            ));
+            assert_eq!(r.stds(), [LayerStd { std: 1.0, channel_std: 0.0 }]);
         }
     }
 

@@ -17,7 +17,7 @@ pub struct Run {
 }
 
 impl Run {
-    fn new(arch: Arch, depth: u32, shortcut: Shortcut, seed: u64) -> Run {
+    pub fn new(arch: Arch, depth: u32, shortcut: Shortcut, seed: u64) -> Run {
         // A plain net has no shortcuts, so its id leaves the option out.
         let id = match arch {
             Arch::Plain => format!("plain-{depth}-s{seed}"),
@@ -117,18 +117,36 @@ pub fn grouped(n: u64) -> String {
     out
 }
 
-/// The dry run's table: one row per run.
-pub fn table(runs: &[Run]) -> String {
+/// Seconds as the dry run shows them: 45 s, 12 min, 3.4 h, 2.1 days.
+pub fn duration(s: f64) -> String {
+    match s {
+        s if s < 90.0 => format!("{s:.0} s"),
+        s if s < 5400.0 => format!("{:.0} min", s / 60.0),
+        s if s < 172_800.0 => format!("{:.1} h", s / 3600.0),
+        s => format!("{:.1} days", s / 86_400.0),
+    }
+}
+
+/// The dry run's table: one row per run, with its estimated time when given.
+pub fn table(runs: &[Run], seconds: Option<&[f64]>) -> String {
     let w = runs.iter().map(|r| r.id.len()).max().unwrap_or(0).max(6);
     let mut s = format!(
-        "{:<w$}  {:<8}  {:>5}  {:>8}  {:>4}  {:>12}  {:>8}\n",
-        "run id", "arch", "depth", "shortcut", "seed", "parameters", "MFLOPs"
+        "{:<w$}  {:<8}  {:>5}  {:>8}  {:>4}  {:>12}  {:>8}{}\n",
+        "run id",
+        "arch",
+        "depth",
+        "shortcut",
+        "seed",
+        "parameters",
+        "MFLOPs",
+        if seconds.is_some() { "  est. time" } else { "" }
     );
-    for r in runs {
+    for (i, r) in runs.iter().enumerate() {
         let shortcut = if r.arch == Arch::Plain { "-".to_string() } else { r.shortcut.to_string() };
+        let time = seconds.map_or(String::new(), |t| format!("  {:>9}", duration(t[i])));
         let _ = writeln!(
             s,
-            "{:<w$}  {:<8}  {:>5}  {:>8}  {:>4}  {:>12}  {:>8.1}",
+            "{:<w$}  {:<8}  {:>5}  {:>8}  {:>4}  {:>12}  {:>8.1}{time}",
             r.id,
             r.arch.to_string(),
             r.depth,
@@ -196,7 +214,7 @@ mod tests {
     #[test]
     fn table_rows() {
         let cfg = Config::parse("depths: [20]\n", Path::new("t.yaml"), "t").unwrap();
-        let t = table(&runs(&cfg));
+        let t = table(&runs(&cfg), None);
         assert_eq!(t.lines().count(), 3);
         assert!(
             t.lines()

@@ -65,7 +65,7 @@ pub struct Outcome {
     pub status: Status,
     pub curves: Vec<EpochRecord>,
     /// The std of every 3x3 layer's response on the evaluation images, network order.
-    pub responses: Option<Vec<f64>>,
+    pub responses: Option<Vec<model::LayerStd>>,
     /// None for nets that do not warm up, or whose warm-up has not ended.
     pub warmup: Option<WarmupEnd>,
 }
@@ -188,7 +188,7 @@ pub fn curves_frame(run: &Run, curves: &[EpochRecord]) -> Result<DataFrame> {
 }
 
 /// A run's layer responses with the columns of `layer_responses.parquet`.
-pub fn responses_frame(run: &Run, stds: &[f64]) -> Result<DataFrame> {
+pub fn responses_frame(run: &Run, stds: &[model::LayerStd]) -> Result<DataFrame> {
     let n = stds.len();
     Ok(df!(
         "run_id" => vec![run.id.as_str(); n],
@@ -196,7 +196,8 @@ pub fn responses_frame(run: &Run, stds: &[f64]) -> Result<DataFrame> {
         "depth" => vec![run.depth; n],
         "layer" => (1..=n as u32).collect::<Vec<u32>>(),
         "stage" => model::conv_stages(run.depth),
-        "std" => stds.to_vec(),
+        "std" => stds.iter().map(|s| s.std).collect::<Vec<f64>>(),
+        "channel_std" => stds.iter().map(|s| s.channel_std).collect::<Vec<f64>>(),
     )?)
 }
 
@@ -476,7 +477,11 @@ mod tests {
 
         let r = read_parquet(&{
             let p = dir.join("r.parquet");
-            write_parquet(&p, responses_frame(&run(), &[1.0; 7]).unwrap()).unwrap();
+            write_parquet(
+                &p,
+                responses_frame(&run(), &[model::LayerStd { std: 1.0, channel_std: 1.0 }; 7]).unwrap(),
+            )
+            .unwrap();
             p
         })
         .unwrap();

@@ -16,6 +16,15 @@ fn dry_run_lists_the_papers_sweep() {
     assert_eq!(s.lines().filter(|l| l.starts_with("residual-110-A-s")).count(), 5, "{s}");
     assert!(s.contains("residual-1202-A-s0  residual   1202         A     0    19,421,274"), "{s}");
     assert!(!s.contains("plain-1202"), "{s}");
+    // Every run gets an estimated time, and the sweep a total.
+    let times: Vec<&str> =
+        s.lines().filter(|l| l.contains("-s")).map(|l| l.rsplit("  ").next().unwrap()).collect();
+    assert_eq!(times.len(), 15, "{s}");
+    assert!(
+        times.iter().all(|t| ["s", "min", "h", "days"].iter().any(|u| t.trim().ends_with(u))),
+        "{times:?}"
+    );
+    assert!(s.contains("estimated: ") && s.contains("scaled by multiply-adds"), "{s}");
 }
 
 #[test]
@@ -45,7 +54,12 @@ fn missing_data_offline_says_what_to_do() {
     let cfg = dir.join("x.yaml");
     fs::write(
         &cfg,
-        format!("depths: [8]\ndevice: cpu\ndata: {{dir: {}, download: false}}\n", dir.join("d").display()),
+        format!(
+            "depths: [8]\ndevice: cpu\ndata: {{dir: {}, download: false}}\nresults_dir: {}\nplots_dir: {}\n",
+            dir.join("d").display(),
+            dir.join("results").display(),
+            dir.join("plots").display()
+        ),
     )
     .unwrap();
     let out = resdeg(&[cfg.to_str().unwrap()], None);
@@ -66,8 +80,9 @@ fn tiny_sweep_trains_plain_and_residual_twins() {
         &cfg,
         format!(
             "depths: [8, 14]\nbatch_size: 32\ndevice: cpu\nthreads: 1\nschedule: {{iterations: 12, milestones: [8]}}\n\
-             data: {{train_subset: 160}}\nresults_dir: {}\n",
-            results.display()
+             data: {{train_subset: 160}}\nresults_dir: {}\nplots_dir: {}\n",
+            results.display(),
+            dir.join("plots").display()
         ),
     )
     .unwrap();
@@ -89,14 +104,14 @@ fn tiny_sweep_trains_plain_and_residual_twins() {
         let table = resdeg::record::read_parquet(&d.join("layer_responses.parquet")).unwrap();
         assert_eq!(table.height(), layers);
         let names: Vec<String> = table.get_column_names().iter().map(|c| c.to_string()).collect();
-        assert_eq!(names, ["run_id", "arch", "depth", "layer", "stage", "std"]);
+        assert_eq!(names, ["run_id", "arch", "depth", "layer", "stage", "std", "channel_std"]);
     }
     let all = resdeg::record::read_parquet(&results.join("tiny").join("curves.parquet")).unwrap();
     assert_eq!(all.height(), 12);
     // The gathered table has the per-run schema (pinned in record's own tests).
     let one = resdeg::record::read_parquet(&results.join("tiny/plain-8-s0/curves.parquet")).unwrap();
     assert_eq!(all.schema(), one.schema());
-    assert!(s.contains("What the records of tiny say:") && s.contains("depth 14: plain − residual"), "{s}");
+    assert!(s.contains("What the records of tiny say:") && s.contains("depth 14: ResNet-14 is"), "{s}");
 
     // The same command again finds both runs done and trains nothing.
     let again = resdeg(&[cfg.to_str().unwrap()], Some(data.as_path()));
@@ -124,8 +139,9 @@ fn diverged_runs_are_marked_and_the_sweep_completes() {
         &cfg,
         format!(
             "depths: [8]\nbatch_size: 16\ndevice: cpu\nthreads: 1\noptimizer: {{lr: 1.0e12}}\n\
-             schedule: {{iterations: 10, milestones: []}}\nresults_dir: {}\n",
-            dir.join("results").display()
+             schedule: {{iterations: 10, milestones: []}}\nresults_dir: {}\nplots_dir: {}\n",
+            dir.join("results").display(),
+            dir.join("plots").display()
         ),
     )
     .unwrap();
@@ -187,7 +203,15 @@ fn slurm_script_has_one_array_task_per_run() {
     let dir = tmp("slurm");
     let sweep = fs::read_to_string("experiments/cifar_depth.yaml").unwrap();
     let cfg = dir.join("cifar_depth.yaml");
-    fs::write(&cfg, format!("{sweep}\nresults_dir: {}\n", dir.join("results").display())).unwrap();
+    fs::write(
+        &cfg,
+        format!(
+            "{sweep}\nresults_dir: {}\nplots_dir: {}\n",
+            dir.join("results").display(),
+            dir.join("plots").display()
+        ),
+    )
+    .unwrap();
     let c = cfg.to_str().unwrap();
     let script = dir.join("job.sh");
     let out =

@@ -29,7 +29,7 @@ use tch::{Device, Kind, Tensor};
 
 const STEPS: u64 = 32;
 const EVAL_IMAGES: i64 = 256;
-const TRAIN_IMAGES: usize = 150; // 5 batches of 32 an epoch, the last one 22 images
+const TRAIN_IMAGES: usize = 150; // 10 batches of 16 an epoch, the last one 6 images
 const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/pytorch_equivalence.py");
 
 /// A Python that imports torch, with the PYTHONPATH that makes it do so; or why there is none.
@@ -65,7 +65,7 @@ fn config(dir: &Path) -> Config {
     let text = format!(
         "name: equivalence\ndepths: [20]\nshortcut: A\nseeds: [3]\n\
          grids:\n  - archs: [residual]\n    shortcut: B\n\
-         batch_size: 32\ndata: {{train_subset: {TRAIN_IMAGES}, test_subset: {EVAL_IMAGES}}}\n\
+         batch_size: 16\ndata: {{train_subset: {TRAIN_IMAGES}, test_subset: {EVAL_IMAGES}}}\n\
          schedule:\n  iterations: {STEPS}\n  milestones: [24]\n  \
          warmup: {{min_depth: 20, lr: 0.01, until_train_error: 0.0001, max_iterations: 10}}\n\
          eval_every: 100\nlayer_responses: false\nresults_dir: {}\nplots_dir: {}\n",
