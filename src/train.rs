@@ -268,7 +268,7 @@ pub fn train_lockstep(
             let xs = layout(&members[0].learner.net, xs);
             let ys = split.train_labels.index_select(0, &idx);
             let lr = learning_rate(&cfg.optimizer, &cfg.schedule, iteration, warming);
-            for (k, (m, lr_seen)) in members.iter_mut().zip(&mut lrs).enumerate() {
+            for (member, (m, lr_seen)) in members.iter_mut().zip(&mut lrs).enumerate() {
                 if m.state.status != Status::Running {
                     continue;
                 }
@@ -277,7 +277,7 @@ pub fn train_lockstep(
                 if let Some(observe) = control.observe {
                     let learner = &m.learner;
                     let (iteration, xs, ys, loss) = (iteration + 1, &xs, &ys, &loss);
-                    observe(&Step { member: k, epoch, iteration, lr, xs, ys, loss, learner });
+                    observe(&Step { member, epoch, iteration, lr, xs, ys, loss, learner });
                 }
                 let wrong = logits.argmax(-1, false).ne_tensor(&ys).sum(Kind::Float);
                 m.loss_sum += loss * len as f64;
