@@ -70,19 +70,36 @@ pub fn channels_last(cfg: &Config, device: Device) -> bool {
     cfg.channels_last.unwrap_or(device == Device::Cpu)
 }
 
-/// Applies the config's settings before any training: threads (libtorch's default, one per
-/// physical core, measured fastest), TF32 and cuDNN autotuning (the input shape never changes,
+/// Applies the config's settings before any training: threads (the config's, else
+/// [`allocated_threads`]: libtorch's one per physical core, measured fastest, within the
+/// process's allocation), TF32 and cuDNN autotuning (the input shape never changes,
 /// so the first step's search pays for itself), and [`keep_freed_memory`].
 pub fn apply(cfg: &Config, device: Device) {
     apply_without_allocator(cfg, device);
     keep_freed_memory();
 }
 
+/// The threads to use when the config names none: libtorch's own default (one per physical core),
+/// capped by the CPUs this process may run on (its affinity mask: `taskset`, Slurm's
+/// task/affinity, a cgroup) and by what Slurm allocated (`SLURM_CPUS_PER_TASK`, which also holds
+/// where Slurm binds nothing, e.g. `TaskPlugin=task/none`).
+pub fn allocated_threads(
+    libtorch_default: usize,
+    usable_cpus: usize,
+    slurm_cpus_per_task: Option<&str>,
+) -> usize {
+    let slurm = slurm_cpus_per_task.and_then(|s| s.trim().parse::<usize>().ok()).filter(|&n| n > 0);
+    libtorch_default.min(usable_cpus).min(slurm.unwrap_or(usize::MAX)).max(1)
+}
+
 /// [`apply`] but for the allocator, which stays at glibc's defaults (to measure what it brings).
 pub fn apply_without_allocator(cfg: &Config, device: Device) {
-    if let Some(t) = cfg.threads {
-        tch::set_num_threads(t as i32);
-    }
+    let usable = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let slurm = std::env::var("SLURM_CPUS_PER_TASK").ok();
+    let threads = cfg.threads.unwrap_or_else(|| {
+        allocated_threads(tch::get_num_threads().max(1) as usize, usable, slurm.as_deref())
+    });
+    tch::set_num_threads(threads as i32);
     if device.is_cuda() {
         set_tf32(cfg.tf32);
         tch::Cuda::cudnn_set_benchmark(true);
@@ -91,6 +108,19 @@ pub fn apply_without_allocator(cfg: &Config, device: Device) {
 
 #[cfg(test)]
 mod tests {
+    use super::allocated_threads;
+
+    #[test]
+    fn threads_stay_within_the_allocation() {
+        assert_eq!(allocated_threads(64, 64, None), 64);
+        assert_eq!(allocated_threads(32, 64, None), 32); // physical cores of a hyperthreaded node
+        assert_eq!(allocated_threads(64, 4, None), 4); // taskset -c 0-3
+        assert_eq!(allocated_threads(64, 64, Some("8")), 8); // --cpus-per-task 8, nothing bound
+        assert_eq!(allocated_threads(64, 2, Some("8")), 2);
+        assert_eq!(allocated_threads(64, 64, Some("")), 64);
+        assert_eq!(allocated_threads(0, 0, Some("0")), 1);
+    }
+
     /// The calls into libtorch's context reach it (no GPU needed: it is a flag in the context).
     #[test]
     fn tf32_is_off_once_set_off() {

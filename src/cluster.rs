@@ -1,5 +1,5 @@
 //! Spreading a sweep over several processes: one worker per device from one command
-//! (`--devices`), or one Slurm array task per run (`--slurm`). Workers coordinate only through
+//! (`--devices`), or one Slurm array task per lockstep group or run (`--slurm`). Workers coordinate only through
 //! the run claims of [`crate::claim`], so any mix of them can work on one results folder.
 
 use anyhow::{Context, Result, bail};
@@ -72,13 +72,14 @@ pub struct Slurm<'a> {
     pub cpus: u32,
 }
 
-/// An sbatch script with one array task per run id: each task runs this binary with
-/// `--only <id>`, so a requeued (preempted) task resumes its run from its last checkpoint.
+/// An sbatch script with one array task per entry of `tasks` (run ids, comma-separated): each task
+/// runs this binary with `--only <ids>`, so a requeued (preempted) task resumes its runs from
+/// their last checkpoint.
 pub fn slurm_script(
     exe: &Path,
     config: &Path,
     name: &str,
-    ids: &[String],
+    tasks: &[String],
     log_dir: &Path,
     s: &Slurm,
 ) -> String {
@@ -88,10 +89,10 @@ pub fn slurm_script(
         "# Written by `resdeg {} --slurm`: submit with `sbatch <this file>`.",
         config.display()
     );
-    let _ = writeln!(out, "# One array task per run; when all have ended, on a login node:");
+    let _ = writeln!(out, "# One array task per line of runs=(…); when all have ended, on a login node:");
     let _ = writeln!(out, "#   {} {} --report", exe.display(), config.display());
     let _ = writeln!(out, "#SBATCH --job-name=resdeg-{name}");
-    let _ = writeln!(out, "#SBATCH --array=0-{}", ids.len() - 1);
+    let _ = writeln!(out, "#SBATCH --array=0-{}", tasks.len() - 1);
     if let Some(p) = s.partition {
         let _ = writeln!(out, "#SBATCH --partition={p}");
     }
@@ -106,8 +107,8 @@ pub fn slurm_script(
     out += "set -euo pipefail\n";
     let _ = writeln!(out, "cd {}", shell_quote(&std::env::current_dir().unwrap_or_default()));
     out += "runs=(\n";
-    for id in ids {
-        let _ = writeln!(out, "  {id}");
+    for task in tasks {
+        let _ = writeln!(out, "  {task}");
     }
     out += ")\n";
     let _ = writeln!(
@@ -129,8 +130,9 @@ mod tests {
 
     #[test]
     fn slurm_script_lists_each_run_once_with_a_matching_array() {
-        let ids: Vec<String> =
-            ["plain-20-s0", "residual-20-A-s0", "residual-1202-A-s0"].map(String::from).into();
+        let ids: Vec<String> = ["plain-20-s0,residual-20-A-s0", "residual-110-A-s1", "residual-1202-A-s0"]
+            .map(String::from)
+            .into();
         let s = Slurm { partition: Some("gpu"), gpus: 1, time: "12:00:00", cpus: 8 };
         let text = slurm_script(
             Path::new("/opt/resdeg"),

@@ -20,9 +20,10 @@ struct Cli {
     /// Print the runs the sweep expands to (and the device) without touching data.
     #[arg(long)]
     dry_run: bool,
-    /// Only the runs whose id matches this pattern (`*` and `?` as in the shell), e.g. 'residual-*'.
-    #[arg(long, value_name = "GLOB")]
-    only: Option<String>,
+    /// Only the runs whose id matches one of these patterns (`*` and `?` as in the shell), e.g.
+    /// 'residual-*' or plain-20-s0,residual-20-A-s0.
+    #[arg(long, value_delimiter = ',', value_name = "GLOB,…")]
+    only: Option<Vec<String>>,
     /// Delete the selected runs' records and checkpoints and train them from the start.
     #[arg(long)]
     fresh: bool,
@@ -45,6 +46,10 @@ struct Cli {
     /// Write an sbatch job-array script (one array task per run) to FILE instead of training.
     #[arg(long, value_name = "FILE")]
     slurm: Option<PathBuf>,
+    /// --slurm: one array task per lockstep `group` (the plain and residual twins of a depth and
+    /// seed, trained together as in a local run) or per `run` (twins in separate tasks).
+    #[arg(long, value_enum, default_value = "group", requires = "slurm")]
+    slurm_per: SlurmPer,
     /// --slurm: the partition to submit to.
     #[arg(long, requires = "slurm")]
     partition: Option<String>,
@@ -61,6 +66,12 @@ struct Cli {
     /// --slurm; the report is drawn once all workers are done).
     #[arg(long, hide = true)]
     worker: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum SlurmPer {
+    Group,
+    Run,
 }
 
 fn main() -> ExitCode {
@@ -87,10 +98,11 @@ fn run(cli: Cli) -> Result<()> {
         cfg.threads = Some(t);
     }
     let mut runs = plan::runs(&cfg);
-    if let Some(glob) = &cli.only {
+    if let Some(globs) = &cli.only {
         let all = runs.len();
-        runs.retain(|r| plan::matches(glob, &r.id));
+        runs.retain(|r| globs.iter().any(|g| plan::matches(g, &r.id)));
         if runs.is_empty() {
+            let glob = globs.join(",");
             bail!("--only {glob} matches none of the {all} run ids of {file}; --dry-run lists them");
         }
     }
@@ -316,7 +328,8 @@ fn run_workers(cli: &Cli, cfg: &Config, runs: &[plan::Run], devices: &[String]) 
     if cli.fresh {
         forget(cfg, runs)?;
     }
-    let w = cluster::WorkerArgs { config: &cli.config, only: cli.only.as_deref(), threads };
+    let only = cli.only.as_ref().map(|g| g.join(","));
+    let w = cluster::WorkerArgs { config: &cli.config, only: only.as_deref(), threads };
     cluster::run_workers(&list, &w)?;
     print_report(cfg)
 }
@@ -329,19 +342,27 @@ fn write_slurm(cli: &Cli, cfg: &Config, runs: &[plan::Run], script: &std::path::
     std::fs::create_dir_all(&log_dir).with_context(|| {
         format!("results_dir = {}: cannot create {}", cfg.results_dir.display(), log_dir.display())
     })?;
-    let ids: Vec<String> = runs.iter().map(|r| r.id.clone()).collect();
+    // A task per lockstep group keeps twins training together on one batch pipeline.
+    let tasks: Vec<String> = match cli.slurm_per {
+        SlurmPer::Group => plan::lockstep_groups(runs)
+            .iter()
+            .map(|g| g.iter().map(|r| r.id.as_str()).collect::<Vec<_>>().join(","))
+            .collect(),
+        SlurmPer::Run => runs.iter().map(|r| r.id.clone()).collect(),
+    };
     let s = cluster::Slurm {
         partition: cli.partition.as_deref(),
         gpus: cli.gpus,
         time: &cli.time,
         cpus: cli.cpus_per_task,
     };
-    let text = cluster::slurm_script(&exe, &config, &cfg.name, &ids, &log_dir, &s);
+    let text = cluster::slurm_script(&exe, &config, &cfg.name, &tasks, &log_dir, &s);
     std::fs::write(script, text).with_context(|| format!("--slurm {}: cannot write it", script.display()))?;
     println!(
-        "wrote {} ({} array tasks, one per run); submit it with: sbatch {}",
+        "wrote {} ({} array tasks, one per {}); submit it with: sbatch {}",
         script.display(),
-        ids.len(),
+        tasks.len(),
+        if cli.slurm_per == SlurmPer::Group { "lockstep group" } else { "run" },
         script.display()
     );
     println!("when every task has ended: {} {} --report", exe.display(), config.display());

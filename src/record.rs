@@ -247,6 +247,10 @@ pub struct Environment {
     pub tch_version: String,
     pub libtorch_version: String,
     pub device: String,
+    /// The physical GPU behind a `cuda:N` device when CUDA_VISIBLE_DEVICES renumbers them (as
+    /// Slurm does): its entry N of that list.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub physical_gpu: Option<String>,
     pub threads: i32,
 }
 
@@ -258,9 +262,16 @@ impl Environment {
             tch_version: env!("RESDEG_TCH_VERSION").into(),
             libtorch_version: env!("RESDEG_LIBTORCH_VERSION").into(),
             device: device.into(),
+            physical_gpu: physical_gpu(device, std::env::var("CUDA_VISIBLE_DEVICES").ok().as_deref()),
             threads: tch::get_num_threads(),
         }
     }
+}
+
+/// Entry N of CUDA_VISIBLE_DEVICES for device `cuda:N` (libtorch numbers the visible GPUs from 0).
+fn physical_gpu(device: &str, visible: Option<&str>) -> Option<String> {
+    let n: usize = device.strip_prefix("cuda:")?.parse().ok()?;
+    visible?.split(',').nth(n).map(|s| s.trim().to_string())
 }
 
 /// The time now as RFC 3339 UTC, to the second.
@@ -429,6 +440,15 @@ mod tests {
 
     fn run() -> Run {
         Run { id: "residual-8-A-s3".into(), arch: Arch::Residual, depth: 8, shortcut: Shortcut::A, seed: 3 }
+    }
+
+    #[test]
+    fn physical_gpu_follows_cuda_visible_devices() {
+        assert_eq!(physical_gpu("cuda:0", Some("3,5")).as_deref(), Some("3"));
+        assert_eq!(physical_gpu("cuda:1", Some("3, 5")).as_deref(), Some("5"));
+        assert_eq!(physical_gpu("cuda:0", Some("GPU-8f1c")).as_deref(), Some("GPU-8f1c"));
+        assert_eq!(physical_gpu("cuda:0", None), None);
+        assert_eq!(physical_gpu("cpu", Some("0")), None);
     }
 
     #[test]

@@ -196,10 +196,11 @@ fn only_selects_runs_and_fresh_starts_them_over() {
     fs::remove_dir_all(dir).unwrap();
 }
 
-/// `--slurm` writes a job-array script with one task per run: every run id of the sweep exactly
-/// once, an array of the same size, each task resuming its run with `--only`.
+/// `--slurm` writes a job-array script with one task per lockstep group (or per run): every run
+/// id of the sweep exactly once, an array of the same size, each task resuming its runs with
+/// `--only`.
 #[test]
-fn slurm_script_has_one_array_task_per_run() {
+fn slurm_script_has_one_array_task_per_group() {
     let dir = tmp("slurm");
     let sweep = fs::read_to_string("experiments/cifar_depth.yaml").unwrap();
     let cfg = dir.join("cifar_depth.yaml");
@@ -226,16 +227,67 @@ fn slurm_script_has_one_array_task_per_run() {
         .collect();
     assert_eq!(ids.len(), 15);
     let s = fs::read_to_string(&script).unwrap();
-    let listed: Vec<&str> =
-        s.lines().skip_while(|l| *l != "runs=(").skip(1).take_while(|l| *l != ")").map(str::trim).collect();
-    assert_eq!(listed, ids, "{s}");
+    let tasks = |s: &str| -> Vec<String> {
+        s.lines()
+            .skip_while(|l| *l != "runs=(")
+            .skip(1)
+            .take_while(|l| *l != ")")
+            .map(|l| l.trim().into())
+            .collect()
+    };
+    // By default a task per lockstep group: 5 plain/residual pairs, 4 more ResNet-110, ResNet-1202.
+    let listed = tasks(&s);
+    assert_eq!(listed.len(), 10, "{s}");
+    assert!(listed.contains(&"plain-56-s0,residual-56-A-s0".to_string()), "{s}");
+    let flat: Vec<&str> = listed.iter().flat_map(|t| t.split(',')).collect();
+    assert_eq!(flat, ids, "every run exactly once, in sweep order:\n{s}");
     for must in
-        ["#SBATCH --array=0-14\n", "#SBATCH --partition=gpu\n", "#SBATCH --time=8:00:00\n", "--requeue"]
+        ["#SBATCH --array=0-9\n", "#SBATCH --partition=gpu\n", "#SBATCH --time=8:00:00\n", "--requeue"]
     {
         assert!(s.contains(must), "{must:?} missing:\n{s}");
     }
     assert!(s.contains(&format!("'{}' --only \"${{runs[$SLURM_ARRAY_TASK_ID]}}\"", cfg.display())), "{s}");
+    // --slurm-per run: a task per run.
+    let per_run = dir.join("per-run.sh");
+    let out = resdeg(&[c, "--slurm", per_run.to_str().unwrap(), "--slurm-per", "run"], None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let s = fs::read_to_string(&per_run).unwrap();
+    assert_eq!(tasks(&s), ids, "{s}");
+    assert!(s.contains("#SBATCH --array=0-14\n"), "{s}");
     let syntax = std::process::Command::new("bash").arg("-n").arg(&script).status().unwrap();
     assert!(syntax.success());
+    fs::remove_dir_all(dir).unwrap();
+}
+
+/// Without `threads`, a process uses no more CPUs than it may: its affinity mask (`taskset`) and
+/// Slurm's `SLURM_CPUS_PER_TASK` cap libtorch's default.
+#[test]
+fn threads_follow_the_allocation() {
+    let dir = tmp("threads");
+    let cfg = dir.join("t.yaml");
+    fs::write(&cfg, "depths: [8]\nbatch_size: 16\ndevice: cpu\n").unwrap();
+    let c = cfg.to_str().unwrap();
+    let threads = |out: std::process::Output| -> String {
+        let s = text(&out.stdout);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        s.lines().next().unwrap().rsplit("on cpu ").next().unwrap().to_string()
+    };
+    let mut slurm = common::command(&[c, "--dry-run"], None);
+    slurm.env("SLURM_CPUS_PER_TASK", "1");
+    assert_eq!(threads(slurm.output().unwrap()), "(1 threads)");
+    if std::process::Command::new("taskset").arg("-V").output().is_ok() {
+        let mut taskset = std::process::Command::new("taskset");
+        taskset
+            .args(["-c", "0", env!("CARGO_BIN_EXE_resdeg"), c, "--dry-run"])
+            .env_remove("SLURM_CPUS_PER_TASK");
+        assert_eq!(threads(taskset.output().unwrap()), "(1 threads)");
+    } else {
+        println!("taskset not found: the affinity half of this test is skipped");
+    }
+    // The config's threads win over the allocation.
+    fs::write(&cfg, "depths: [8]\nbatch_size: 16\ndevice: cpu\nthreads: 3\n").unwrap();
+    let mut set = common::command(&[c, "--dry-run"], None);
+    set.env("SLURM_CPUS_PER_TASK", "1");
+    assert_eq!(threads(set.output().unwrap()), "(3 threads)");
     fs::remove_dir_all(dir).unwrap();
 }
