@@ -87,6 +87,40 @@ pub fn claim(cfg: &Config, group: &[Run]) -> Result<std::result::Result<Claim, S
     Ok(Ok(Claim { _locks: locks }))
 }
 
+/// Who holds a run's claim, as far as this machine can tell without trying the lock (trying it
+/// would, for an instant, make a worker starting then skip the run).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Holder {
+    /// Held by a process of this machine (its `host-pid since time`).
+    Here(String),
+    /// The lock file names a process of another machine, which this one cannot check.
+    Elsewhere(String),
+    /// Nobody holds it (or it was never taken).
+    Free,
+}
+
+pub fn holder(cfg: &Config, run: &Run) -> Holder {
+    use std::os::unix::fs::MetadataExt;
+    let path = locks_dir(cfg).join(format!("{}.lock", run.id));
+    let (Ok(meta), Ok(text)) = (fs::metadata(&path), fs::read_to_string(&path)) else {
+        return Holder::Free;
+    };
+    let who_holds = text.trim().to_string();
+    let writer = who_holds.split_whitespace().next().unwrap_or_default();
+    let host = who().rsplit_once('-').map_or(String::new(), |(h, _)| h.to_string());
+    if writer.rsplit_once('-').is_some_and(|(h, _)| h != host) {
+        return Holder::Elsewhere(who_holds);
+    }
+    // flock()s held on this machine are listed in /proc/locks by inode: `FLOCK ADVISORY WRITE
+    // <pid> <maj>:<min>:<inode> …`.
+    let locks = fs::read_to_string("/proc/locks").unwrap_or_default();
+    let held = locks.lines().any(|l| {
+        l.contains("FLOCK")
+            && l.split_whitespace().any(|f| f.rsplit(':').next() == Some(meta.ino().to_string().as_str()))
+    });
+    if held { Holder::Here(who_holds) } else { Holder::Free }
+}
+
 /// Removes every temporary file in the folders of `group` and in its checkpoints: with the group
 /// claimed, no live process writes them. Returns the files removed.
 pub fn remove_stale(cfg: &Config, group: &[Run]) -> Result<Vec<PathBuf>> {

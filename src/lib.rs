@@ -3,7 +3,8 @@
 //! The pipeline, one module a step: [`config`] (the sweep file) → [`plan`] (its runs) →
 //! [`data`] (CIFAR-10) → [`model`] (the nets) → [`train`] (the recipe, twins in lockstep)
 //! → [`record`] (Parquet and run.yaml) → [`report`] (what the records say, drawn by [`plot`]).
-//! [`backend`] holds the libtorch settings that change speed, not results.
+//! [`backend`] holds the libtorch settings that change speed, not results; [`claim`],
+//! [`cluster`] and [`status`] let several processes share one sweep and say where it stands.
 
 pub mod backend;
 pub mod claim;
@@ -16,6 +17,7 @@ pub mod plot;
 pub mod progress;
 pub mod record;
 pub mod report;
+pub mod status;
 pub mod train;
 
 /// Fault injection for the crash-safety tests (tests/crash.rs): when the environment variable

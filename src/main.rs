@@ -30,6 +30,10 @@ struct Cli {
     /// Only (re)draw the figures, Table 6 and REPORT.md from the records; train nothing.
     #[arg(long)]
     report: bool,
+    /// Print where every run stands (finished, diverged, running where and how far, stalled,
+    /// pending) from the results folder alone; takes no lock, so safe beside running workers.
+    #[arg(long)]
+    status: bool,
     /// Plain log lines instead of progress bars.
     #[arg(long)]
     quiet: bool,
@@ -108,6 +112,10 @@ fn run(cli: Cli) -> Result<()> {
     }
     if let Some(script) = &cli.slurm {
         return write_slurm(&cli, &cfg, &runs, script);
+    }
+    if cli.status {
+        print!("{}", resdeg::status::table(&resdeg::status::lines(&cfg, &runs)));
+        return Ok(());
     }
     if cli.report {
         // Needs no device: `--report` also works on a login node without the config's GPU.

@@ -442,6 +442,39 @@ fn epoch_line(run: &Run, r: &EpochRecord, total: u64, status: Status) -> String 
     )
 }
 
+/// Where a group stands, from its checkpoint's state alone (`--status`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Position {
+    pub epoch: u64,
+    pub iteration: u64,
+    pub elapsed_s: f64,
+    /// Training images per second through each net in the last epoch.
+    pub images_per_s: f64,
+}
+
+/// Reads a group checkpoint's state without loading its tensors: the safetensors header (JSON,
+/// which the YAML parser reads) gives the state's byte range, and only those bytes are read.
+pub fn checkpoint_position(path: &Path) -> Result<Position> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut f = std::fs::File::open(path)?;
+    let mut len = [0u8; 8];
+    f.read_exact(&mut len)?;
+    let len = u64::from_le_bytes(len);
+    ensure!(len < 1 << 30, "{} is not a safetensors file", path.display());
+    let mut header = vec![0u8; len as usize];
+    f.read_exact(&mut header)?;
+    let header: serde_norway::Value = serde_norway::from_slice(&header)?;
+    let offsets = header["state"]["data_offsets"].as_sequence().context("checkpoint without state")?;
+    let (a, b) = (offsets[0].as_u64().unwrap_or(0), offsets[1].as_u64().unwrap_or(0));
+    let mut state = vec![0u8; b.saturating_sub(a) as usize];
+    f.seek(SeekFrom::Start(8 + len + a))?;
+    f.read_exact(&mut state)?;
+    let g: GroupState = serde_norway::from_slice(&state)?;
+    let images_per_s =
+        g.members.iter().filter_map(|m| m.curves.last()).map(|r| r.images_per_s).fold(0.0, f64::max);
+    Ok(Position { epoch: g.epoch, iteration: g.iteration, elapsed_s: g.elapsed_s, images_per_s })
+}
+
 /// Writes every member's variables and momentum buffers, and the group state, to one file
 /// (temporary name, then rename: a crash leaves the previous checkpoint whole).
 fn save_checkpoint(path: &Path, mut g: GroupState, members: &[Member]) -> Result<()> {
@@ -721,6 +754,9 @@ mod tests {
         let state = &named.iter().find(|(n, _)| n == "state").unwrap().1;
         let saved: GroupState = serde_norway::from_slice(&Vec::<u8>::try_from(state).unwrap()).unwrap();
         assert_eq!((saved.epoch, saved.iteration, saved.members.len()), (1, 6, 2));
+        let at = checkpoint_position(&ck).unwrap();
+        assert_eq!((at.epoch, at.iteration, at.elapsed_s), (1, 6, saved.elapsed_s));
+        assert!(at.images_per_s > 0.0);
         let resumed = train(&c, &split, &runs, Some(ck.clone()), None).unwrap();
         // Epoch 1 comes from the checkpoint, timing included: it was not trained again.
         for (k, o) in resumed.iter().enumerate() {

@@ -291,3 +291,63 @@ fn threads_follow_the_allocation() {
     assert_eq!(threads(set.output().unwrap()), "(3 threads)");
     fs::remove_dir_all(dir).unwrap();
 }
+
+/// `--status` on a sweep in progress: a finished group, a group being trained (who, epoch k of K),
+/// then, once its worker is killed, stalled; nothing blocks the worker meanwhile.
+#[test]
+fn status_shows_a_live_sweep() {
+    let dir = tmp("status");
+    let data = dir.join("data");
+    resdeg::data::write_synthetic(&data, 32, 5).unwrap();
+    let cfg = dir.join("st.yaml");
+    fs::write(
+        &cfg,
+        format!(
+            "depths: [8, 14]\nbatch_size: 16\ndevice: cpu\nthreads: 1\nlayer_responses: false\n\
+             schedule: {{iterations: 3000, milestones: []}}\ndata: {{train_subset: 160}}\neval_every: 1000\n\
+             results_dir: {}\nplots_dir: {}\n",
+            dir.join("results").display(),
+            dir.join("plots").display()
+        ),
+    )
+    .unwrap();
+    let c = cfg.to_str().unwrap();
+    let status = || text(&resdeg(&[c, "--status"], None).stdout);
+    let s = status();
+    assert!(s.contains("4 runs: 4 pending"), "{s}");
+
+    // Depth 8 trained by a worker in the background; depth 14 not started.
+    let mut worker = common::command(&[c, "--only", "*-8-*,*-8", "--quiet"], Some(data.as_path()))
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    let s = loop {
+        let s = status();
+        let ready = s.contains("2 running") && s.matches("of 300, iteration").count() == 2;
+        if ready || std::time::Instant::now() > deadline {
+            break s;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    };
+    let line = |s: &str, id: &str| {
+        s.lines().find(|l| l.starts_with(&format!("{id} "))).unwrap_or_default().to_string()
+    };
+    for id in ["plain-8-s0", "residual-8-A-s0"] {
+        let l = line(&s, id);
+        assert!(l.contains(" running ") && l.contains("of 300, iteration") && l.contains("left"), "{s}");
+        assert!(
+            l.contains(&format!("by {}-{}", resdeg::claim::who().rsplit_once('-').unwrap().0, worker.id())),
+            "{s}"
+        );
+    }
+    assert!(line(&s, "plain-14-s0").contains(" pending"), "{s}");
+    assert!(s.contains("4 runs: 2 running, 2 pending"), "{s}");
+
+    // Killed: the lock is gone, the checkpoint stays: stalled, and resumable.
+    worker.kill().unwrap();
+    worker.wait().unwrap();
+    let s = status();
+    assert!(line(&s, "residual-8-A-s0").contains(" stalled ") && s.contains("else rerun the command"), "{s}");
+    fs::remove_dir_all(dir).unwrap();
+}

@@ -1,0 +1,108 @@
+//! Where a sweep stands (`--status`), from its results folder alone: run.yaml says which runs have
+//! ended, the claim locks who is training what, the group checkpoints how far it got and how fast.
+//! It takes no lock and writes nothing, so it can run from a login node while workers or array
+//! tasks train, without ever getting in their way.
+
+use crate::claim::{self, Holder};
+use crate::config::Config;
+use crate::plan::{Run, duration};
+use crate::record::{self, RunInfo};
+use crate::train;
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::time::SystemTime;
+
+/// One run's line of the status table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Line {
+    pub run_id: String,
+    /// finished, diverged, running, stalled or pending.
+    pub state: &'static str,
+    /// Epoch k of K after the last checkpoint, its age, the time left and who trains the run.
+    pub detail: String,
+}
+
+/// The checkpoint holding `run` (its group's, or its own when the twins train apart).
+fn checkpoint_of(cfg: &Config, run: &Run) -> Option<PathBuf> {
+    let entries = std::fs::read_dir(record::checkpoint_dir(cfg)).ok()?;
+    entries.flatten().map(|e| e.path()).find(|p| {
+        let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        name.strip_suffix(".safetensors").is_some_and(|stem| stem.split('+').any(|id| id == run.id))
+    })
+}
+
+fn age_s(path: &std::path::Path) -> Option<f64> {
+    let modified = std::fs::metadata(path).and_then(|m| m.modified()).ok()?;
+    Some(SystemTime::now().duration_since(modified).map_or(0.0, |d| d.as_secs_f64()))
+}
+
+/// The status of every run of `runs`.
+pub fn lines(cfg: &Config, runs: &[Run]) -> Vec<Line> {
+    let total = cfg.schedule.iterations;
+    runs.iter()
+        .map(|run| {
+            let yaml = record::run_dir(cfg, run).join("run.yaml");
+            let info: Option<RunInfo> =
+                std::fs::read_to_string(&yaml).ok().and_then(|t| serde_norway::from_str(&t).ok());
+            if let Some(i) = info.as_ref().filter(|i| i.status == "finished" || i.status == "diverged") {
+                let state = if i.status == "finished" { "finished" } else { "diverged" };
+                let ended = i.ended.as_deref().unwrap_or("?");
+                return Line { run_id: run.id.clone(), state, detail: format!("ended {ended}") };
+            }
+            let checkpoint = checkpoint_of(cfg, run);
+            let at = checkpoint.as_deref().and_then(|p| train::checkpoint_position(p).ok());
+            let age = checkpoint.as_deref().or(info.as_ref().map(|_| yaml.as_path())).and_then(age_s);
+            let mut detail = String::new();
+            if let Some(p) = &at {
+                let per_epoch = (p.iteration / p.epoch.max(1)).max(1);
+                let left = total.saturating_sub(p.iteration) as f64 * cfg.batch_size as f64 / p.images_per_s.max(1e-9);
+                let _ = write!(
+                    detail,
+                    "epoch {} of {}, iteration {}/{total}, about {} left",
+                    p.epoch,
+                    total.div_ceil(per_epoch),
+                    p.iteration,
+                    duration(left)
+                );
+            }
+            if let Some(a) = age {
+                let _ = write!(detail, "{}last record {} ago", if detail.is_empty() { "" } else { "; " }, duration(a));
+            }
+            let (state, who) = match claim::holder(cfg, run) {
+                Holder::Here(who) => ("running", format!("by {who}")),
+                Holder::Elsewhere(who) => {
+                    // Another machine's lock cannot be checked from here: judge by the records'
+                    // age against the epoch time (and at least 10 minutes).
+                    let epoch_s = at.as_ref().map_or(0.0, |p| p.elapsed_s / p.epoch.max(1) as f64);
+                    let fresh = age.is_some_and(|a| a < (3.0 * epoch_s).max(600.0));
+                    (if fresh { "running" } else { "stalled" }, format!("by {who} (another machine)"))
+                }
+                Holder::Free if info.is_some() || at.is_some() => {
+                    ("stalled", "interrupted, nobody trains it now: a sweep still running gets to it in turn, else rerun the command (or resubmit) to resume".into())
+                }
+                Holder::Free => ("pending", String::new()),
+            };
+            if !who.is_empty() {
+                let _ = write!(detail, "{}{who}", if detail.is_empty() { "" } else { "; " });
+            }
+            Line { run_id: run.id.clone(), state, detail }
+        })
+        .collect()
+}
+
+/// The table `--status` prints, with a count per state.
+pub fn table(lines: &[Line]) -> String {
+    let w = lines.iter().map(|l| l.run_id.len()).max().unwrap_or(0).max(6);
+    let mut s = format!("{:<w$}  {:<9}  detail\n", "run id", "state");
+    for l in lines {
+        let _ = writeln!(s, "{:<w$}  {:<9}  {}", l.run_id, l.state, l.detail);
+    }
+    let counts: Vec<String> = ["finished", "diverged", "running", "stalled", "pending"]
+        .iter()
+        .map(|st| (st, lines.iter().filter(|l| l.state == *st).count()))
+        .filter(|(_, n)| *n > 0)
+        .map(|(st, n)| format!("{n} {st}"))
+        .collect();
+    let _ = writeln!(s, "{} runs: {}", lines.len(), counts.join(", "));
+    s
+}
