@@ -18,6 +18,11 @@ pub struct Claim {
 }
 
 /// This process and machine, as written in lock files and temporary-file names.
+/// This machine's name as [`who`] writes it.
+fn this_host() -> String {
+    who().rsplit_once('-').map_or(String::new(), |(h, _)| h.to_string())
+}
+
 pub fn who() -> String {
     let host = fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|h| h.trim().to_string())
@@ -107,8 +112,7 @@ pub fn holder(cfg: &Config, run: &Run) -> Holder {
     };
     let who_holds = text.trim().to_string();
     let writer = who_holds.split_whitespace().next().unwrap_or_default();
-    let host = who().rsplit_once('-').map_or(String::new(), |(h, _)| h.to_string());
-    if writer.rsplit_once('-').is_some_and(|(h, _)| h != host) {
+    if writer.rsplit_once('-').is_some_and(|(h, _)| h != this_host()) {
         return Holder::Elsewhere(who_holds);
     }
     // flock()s held on this machine are listed in /proc/locks by inode: `FLOCK ADVISORY WRITE
@@ -154,10 +158,8 @@ fn remove_temporaries(dir: &Path, stale: impl Fn(&str, &str) -> bool) -> Result<
 /// Whether the process that names itself `writer` (`<host>-<pid>`) may still be writing: true
 /// unless it is of this machine and gone. A file from another machine is left alone.
 fn writer_alive(writer: &str) -> bool {
-    let me = who();
-    let host = me.rsplit_once('-').map_or("", |(h, _)| h);
     match writer.rsplit_once('-') {
-        Some((h, pid)) if h == host => pid.parse::<i32>().is_ok_and(process_alive),
+        Some((h, pid)) if h == this_host() => pid.parse::<i32>().is_ok_and(process_alive),
         _ => true,
     }
 }

@@ -113,15 +113,23 @@ pub fn forget(cfg: &Config, run: &Run) -> Result<()> {
     if dir.exists() {
         fs::remove_dir_all(&dir).with_context(|| format!("cannot delete {}", dir.display()))?;
     }
-    for entry in fs::read_dir(checkpoint_dir(cfg)).into_iter().flatten().flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let stem = name.strip_suffix(".safetensors").unwrap_or(&name);
-        if stem.split('+').any(|id| id == run.id) {
-            fs::remove_file(entry.path())
-                .with_context(|| format!("cannot delete {}", entry.path().display()))?;
-        }
+    for path in checkpoints_of(cfg, run) {
+        fs::remove_file(&path).with_context(|| format!("cannot delete {}", path.display()))?;
     }
     Ok(())
+}
+
+/// The checkpoints that hold `run`: its group's, or its own when the twins train apart.
+pub fn checkpoints_of(cfg: &Config, run: &Run) -> Vec<PathBuf> {
+    let entries = fs::read_dir(checkpoint_dir(cfg)).into_iter().flatten().flatten();
+    entries
+        .filter(|entry| {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let stem = name.strip_suffix(".safetensors").unwrap_or(&name).to_string();
+            stem.split('+').any(|id| id == run.id)
+        })
+        .map(|entry| entry.path())
+        .collect()
 }
 
 /// The `started` time of an interrupted run, so that a resumed run keeps it.

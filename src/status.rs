@@ -9,7 +9,6 @@ use crate::plan::{Run, duration};
 use crate::record::{self, RunInfo};
 use crate::train;
 use std::fmt::Write as _;
-use std::path::PathBuf;
 use std::time::SystemTime;
 
 /// One run's line of the status table.
@@ -20,15 +19,6 @@ pub struct Line {
     pub state: &'static str,
     /// Epoch k of K after the last checkpoint, its age, the time left and who trains the run.
     pub detail: String,
-}
-
-/// The checkpoint holding `run` (its group's, or its own when the twins train apart).
-fn checkpoint_of(cfg: &Config, run: &Run) -> Option<PathBuf> {
-    let entries = std::fs::read_dir(record::checkpoint_dir(cfg)).ok()?;
-    entries.flatten().map(|e| e.path()).find(|p| {
-        let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-        name.strip_suffix(".safetensors").is_some_and(|stem| stem.split('+').any(|id| id == run.id))
-    })
 }
 
 fn age_s(path: &std::path::Path) -> Option<f64> {
@@ -49,7 +39,7 @@ pub fn lines(cfg: &Config, runs: &[Run]) -> Vec<Line> {
                 let ended = i.ended.as_deref().unwrap_or("?");
                 return Line { run_id: run.id.clone(), state, detail: format!("ended {ended}") };
             }
-            let checkpoint = checkpoint_of(cfg, run);
+            let checkpoint = record::checkpoints_of(cfg, run).into_iter().next();
             let at = checkpoint.as_deref().and_then(|p| train::checkpoint_position(p).ok());
             let age = checkpoint.as_deref().or(info.as_ref().map(|_| yaml.as_path())).and_then(age_s);
             let mut detail = String::new();
