@@ -186,6 +186,21 @@ pub fn verdict(finals: &[Final]) -> Vec<String> {
     lines
 }
 
+/// Why a gap is not clear: a difference under the margin (which it names), or seeds that disagree.
+fn why_unclear(g: &Gap) -> String {
+    let margin = (RELATIVE_MARGIN * g.a.min(g.b)).max(FLOOR_POINTS / 100.0);
+    if g.diff.abs() < margin {
+        format!(
+            ": {:.1} points apart, under the margin of {:.1} ({:.0}% of the smaller error)",
+            100.0 * g.diff.abs(),
+            100.0 * margin,
+            100.0 * RELATIVE_MARGIN
+        )
+    } else {
+        ": the seeds disagree or spread more than the difference".into()
+    }
+}
+
 /// The conclusion for one shortcut option: the depth pair that shows the most of the claim.
 fn conclusion(finals: &[Final], sc: Shortcut, plain_depths: &[u32]) -> Option<String> {
     let net = |arch, d| net_errors(finals, arch, d, sc);
@@ -212,14 +227,18 @@ fn conclusion(finals: &[Final], sc: Shortcut, plain_depths: &[u32]) -> Option<St
     let first = match p.sign {
         1 => format!("{phi} trains worse than {plo} ({} vs {})", pct(p.b), pct(p.a)),
         -1 => format!("{phi} trains better than {plo} ({} vs {}): no degradation", pct(p.b), pct(p.a)),
-        _ => format!("{phi} and {plo} are not clearly apart ({} vs {})", pct(p.b), pct(p.a)),
+        _ => {
+            format!("{phi} and {plo} are not clearly apart ({} vs {}{})", pct(p.b), pct(p.a), why_unclear(&p))
+        }
     };
     let second = match r.sign {
         -1 => format!("{rhi} trains better than {rlo} ({} vs {})", pct(r.b), pct(r.a)),
         1 => {
             format!("{rhi} is still {:.1} points behind {rlo} ({} vs {})", 100.0 * r.diff, pct(r.b), pct(r.a))
         }
-        _ => format!("{rhi} and {rlo} are not clearly apart ({} vs {})", pct(r.b), pct(r.a)),
+        _ => {
+            format!("{rhi} and {rlo} are not clearly apart ({} vs {}{})", pct(r.b), pct(r.a), why_unclear(&r))
+        }
     };
     let twins = match t.sign {
         1 => format!("{rhi} is {:.1} points ahead of its plain twin", 100.0 * t.diff),
@@ -232,7 +251,12 @@ fn conclusion(finals: &[Final], sc: Shortcut, plain_depths: &[u32]) -> Option<St
         ),
         (true, false) => format!(
             "First half only (option {sc}): {first}, but deeper residual nets are not better yet: {second}; \
-             {twins}. Early in training every deeper net lags; train longer."
+             {twins}. {}",
+            if r.sign > 0 {
+                "Early in training every deeper net lags; train longer."
+            } else {
+                "Train longer."
+            }
         ),
         (false, true) => format!(
             "Second half only (option {sc}): {second} and {twins}, but plain nets do not degrade: {first}."
@@ -698,6 +722,24 @@ mod tests {
             ]
         );
 
+        // The 2-hour CPU study (cpu_study, 6,000 iterations): ResNet-32 ahead of ResNet-20, but by
+        // less than the margin; the verdict says by how much and what the margin is.
+        let v = verdict(&[
+            f(Plain, 20, 0, 0.1825),
+            f(Residual, 20, 0, 0.1502),
+            f(Plain, 32, 0, 0.2437),
+            f(Residual, 32, 0, 0.1387),
+        ]);
+        assert!(last(&v).starts_with("First half only (option A): plain-32 trains worse"), "{}", last(&v));
+        assert!(
+            last(&v).contains(
+                "ResNet-32 and ResNet-20 are not clearly apart (13.9% vs 15.0%: 1.2 points apart, under the margin of 1.4 (10% of the smaller error))"
+            ),
+            "{}",
+            last(&v)
+        );
+        assert!(last(&v).ends_with("Train longer."), "{}", last(&v));
+
         // Neither half: all four within the margin.
         let v = verdict(&[
             f(Plain, 20, 0, 0.500),
@@ -736,7 +778,8 @@ mod tests {
         let v = verdict(&finals);
         assert!(last(&v).starts_with("First half only"), "{}", last(&v));
         assert!(
-            last(&v).contains("ResNet-56 and ResNet-20 are not clearly apart (4.0% vs 6.0%)"),
+            last(&v)
+                .contains("ResNet-56 and ResNet-20 are not clearly apart (4.0% vs 6.0%: the seeds disagree"),
             "{}",
             last(&v)
         );
