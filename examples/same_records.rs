@@ -6,7 +6,7 @@
 
 use anyhow::{Context, Result, bail};
 use polars::prelude::*;
-use resdeg::record::read_parquet;
+use resdeg::record::{RunInfo, read_parquet};
 use std::path::{Path, PathBuf};
 
 /// Columns that measure the machine, not the training.
@@ -85,6 +85,7 @@ fn frame(path: &Path) -> Result<DataFrame> {
 fn status(run_dir: &Path) -> Result<String> {
     let path = run_dir.join("run.yaml");
     let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
-    let line = text.lines().find(|l| l.starts_with("status:"));
-    Ok(line.with_context(|| format!("{} has no status", path.display()))?.to_string())
+    let info: RunInfo =
+        serde_norway::from_str(&text).with_context(|| format!("cannot parse {}", path.display()))?;
+    Ok(info.status)
 }

@@ -17,12 +17,12 @@ pub struct Claim {
     _locks: Vec<File>,
 }
 
-/// This process and machine, as written in lock files and temporary-file names.
 /// This machine's name as [`who`] writes it.
 fn this_host() -> String {
     who().rsplit_once('-').map_or(String::new(), |(h, _)| h.to_string())
 }
 
+/// This process and machine, as written in lock files and temporary-file names.
 pub fn who() -> String {
     let host = fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|h| h.trim().to_string())
@@ -117,10 +117,9 @@ pub fn holder(cfg: &Config, run: &Run) -> Holder {
     }
     // flock()s held on this machine are listed in /proc/locks by inode: `FLOCK ADVISORY WRITE
     // <pid> <maj>:<min>:<inode> …`.
-    let locks = fs::read_to_string("/proc/locks").unwrap_or_default();
+    let (locks, inode) = (fs::read_to_string("/proc/locks").unwrap_or_default(), meta.ino().to_string());
     let held = locks.lines().any(|l| {
-        l.contains("FLOCK")
-            && l.split_whitespace().any(|f| f.rsplit(':').next() == Some(meta.ino().to_string().as_str()))
+        l.contains("FLOCK") && l.split_whitespace().any(|f| f.rsplit(':').next() == Some(inode.as_str()))
     });
     if held { Holder::Here(who_holds) } else { Holder::Free }
 }

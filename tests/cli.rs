@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{resdeg, text, tmp};
+use common::{config_in, resdeg, text, tmp};
 use std::fs;
 
 #[test]
@@ -51,17 +51,9 @@ fn bad_configs_fail_with_one_line() {
 #[test]
 fn missing_data_offline_says_what_to_do() {
     let dir = tmp("nodata");
-    let cfg = dir.join("x.yaml");
-    fs::write(
-        &cfg,
-        format!(
-            "depths: [8]\ndevice: cpu\ndata: {{dir: {}, download: false}}\nresults_dir: {}\nplots_dir: {}\n",
-            dir.join("d").display(),
-            dir.join("results").display(),
-            dir.join("plots").display()
-        ),
-    )
-    .unwrap();
+    let body =
+        format!("depths: [8]\ndevice: cpu\ndata: {{dir: {}, download: false}}\n", dir.join("d").display());
+    let cfg = config_in(&dir, "x.yaml", &body);
     let out = resdeg(&[cfg.to_str().unwrap()], None);
     assert_eq!(out.status.code(), Some(1));
     let err = text(&out.stderr);
@@ -74,18 +66,13 @@ fn tiny_sweep_trains_plain_and_residual_twins() {
     let dir = tmp("tiny");
     let data = dir.join("data");
     resdeg::data::write_synthetic(&data, 64, 5).unwrap();
-    let cfg = dir.join("tiny.yaml");
+    let cfg = config_in(
+        &dir,
+        "tiny.yaml",
+        "depths: [8, 14]\nbatch_size: 32\ndevice: cpu\nthreads: 1\nschedule: {iterations: 12, milestones: [8]}\n\
+         data: {train_subset: 160}\n",
+    );
     let results = dir.join("results");
-    fs::write(
-        &cfg,
-        format!(
-            "depths: [8, 14]\nbatch_size: 32\ndevice: cpu\nthreads: 1\nschedule: {{iterations: 12, milestones: [8]}}\n\
-             data: {{train_subset: 160}}\nresults_dir: {}\nplots_dir: {}\n",
-            results.display(),
-            dir.join("plots").display()
-        ),
-    )
-    .unwrap();
     let out = resdeg(&[cfg.to_str().unwrap()], Some(data.as_path()));
     let s = text(&out.stdout);
     assert!(out.status.success(), "{s}\n{}", text(&out.stderr));
@@ -134,17 +121,12 @@ fn diverged_runs_are_marked_and_the_sweep_completes() {
     let dir = tmp("diverge");
     let data = dir.join("data");
     resdeg::data::write_synthetic(&data, 16, 2).unwrap();
-    let cfg = dir.join("boom.yaml");
-    fs::write(
-        &cfg,
-        format!(
-            "depths: [8]\nbatch_size: 16\ndevice: cpu\nthreads: 1\noptimizer: {{lr: 1.0e12}}\n\
-             schedule: {{iterations: 10, milestones: []}}\nresults_dir: {}\nplots_dir: {}\n",
-            dir.join("results").display(),
-            dir.join("plots").display()
-        ),
-    )
-    .unwrap();
+    let cfg = config_in(
+        &dir,
+        "boom.yaml",
+        "depths: [8]\nbatch_size: 16\ndevice: cpu\nthreads: 1\noptimizer: {lr: 1.0e12}\n\
+         schedule: {iterations: 10, milestones: []}\n",
+    );
     let out = resdeg(&[cfg.to_str().unwrap()], Some(data.as_path()));
     let s = text(&out.stdout);
     assert!(out.status.success(), "{s}\n{}", text(&out.stderr));
@@ -162,17 +144,11 @@ fn only_selects_runs_and_fresh_starts_them_over() {
     let dir = tmp("only");
     let data = dir.join("data");
     resdeg::data::write_synthetic(&data, 16, 3).unwrap();
-    let cfg = dir.join("sel.yaml");
-    fs::write(
-        &cfg,
-        format!(
-            "depths: [8]\nbatch_size: 16\ndevice: cpu\nthreads: 1\nschedule: {{iterations: 6, milestones: []}}\n\
-             results_dir: {}\nplots_dir: {}\n",
-            dir.join("results").display(),
-            dir.join("plots").display()
-        ),
-    )
-    .unwrap();
+    let cfg = config_in(
+        &dir,
+        "sel.yaml",
+        "depths: [8]\nbatch_size: 16\ndevice: cpu\nthreads: 1\nschedule: {iterations: 6, milestones: []}\n",
+    );
     let c = cfg.to_str().unwrap();
     let out = resdeg(&[c, "--only", "residual-*"], Some(data.as_path()));
     let s = text(&out.stdout);
@@ -203,16 +179,7 @@ fn only_selects_runs_and_fresh_starts_them_over() {
 fn slurm_script_has_one_array_task_per_group() {
     let dir = tmp("slurm");
     let sweep = fs::read_to_string("experiments/cifar_depth.yaml").unwrap();
-    let cfg = dir.join("cifar_depth.yaml");
-    fs::write(
-        &cfg,
-        format!(
-            "{sweep}\nresults_dir: {}\nplots_dir: {}\n",
-            dir.join("results").display(),
-            dir.join("plots").display()
-        ),
-    )
-    .unwrap();
+    let cfg = config_in(&dir, "cifar_depth.yaml", &format!("{sweep}\n"));
     let c = cfg.to_str().unwrap();
     let script = dir.join("job.sh");
     let out =
@@ -299,18 +266,12 @@ fn status_shows_a_live_sweep() {
     let dir = tmp("status");
     let data = dir.join("data");
     resdeg::data::write_synthetic(&data, 32, 5).unwrap();
-    let cfg = dir.join("st.yaml");
-    fs::write(
-        &cfg,
-        format!(
-            "depths: [8, 14]\nbatch_size: 16\ndevice: cpu\nthreads: 1\nlayer_responses: false\n\
-             schedule: {{iterations: 3000, milestones: []}}\ndata: {{train_subset: 160}}\neval_every: 1000\n\
-             results_dir: {}\nplots_dir: {}\n",
-            dir.join("results").display(),
-            dir.join("plots").display()
-        ),
-    )
-    .unwrap();
+    let cfg = config_in(
+        &dir,
+        "st.yaml",
+        "depths: [8, 14]\nbatch_size: 16\ndevice: cpu\nthreads: 1\nlayer_responses: false\n\
+         schedule: {iterations: 3000, milestones: []}\ndata: {train_subset: 160}\neval_every: 1000\n",
+    );
     let c = cfg.to_str().unwrap();
     let status = || text(&resdeg(&[c, "--status"], None).stdout);
     let s = status();

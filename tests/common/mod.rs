@@ -25,6 +25,16 @@ pub fn command(args: &[&str], data: Option<&Path>) -> Command {
     cmd
 }
 
+/// Writes the config `<dir>/<file>`: `body` (whole YAML lines) plus results_dir and plots_dir
+/// inside `dir`, so that the run writes nowhere else.
+pub fn config_in(dir: &Path, file: &str, body: &str) -> PathBuf {
+    let path = dir.join(file);
+    let (results, plots) = (dir.join("results"), dir.join("plots"));
+    fs::write(&path, format!("{body}results_dir: {}\nplots_dir: {}\n", results.display(), plots.display()))
+        .unwrap();
+    path
+}
+
 pub fn resdeg(args: &[&str], data: Option<&Path>) -> Output {
     command(args, data).output().unwrap()
 }
