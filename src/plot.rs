@@ -72,22 +72,26 @@ where
         .light_line_style(WHITE.mix(0.0))
         .draw()
         .map_err(err)?;
-    let clip = |pts: &[(f64, f64)]| pts.iter().map(|&(x, y)| (x, y.min(y_max))).collect::<Vec<_>>();
     for (i, c) in curves.iter().enumerate() {
         let color = COLORS[i % COLORS.len()];
+        let (dashed, bold) = (color.stroke_width(2), color.stroke_width(4));
+        // The legend entry comes from an empty series so that a net is listed even when all of
+        // its curve lies above the axis.
+        let legend = if which == Which::Train { dashed } else { bold };
+        chart
+            .draw_series(LineSeries::new(Vec::new(), legend))
+            .map_err(err)?
+            .label(c.label.clone())
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 30, y)], legend));
         if which != Which::Test {
-            let style = color.stroke_width(2);
-            let anno = chart.draw_series(DashedLineSeries::new(clip(&c.train), 10, 6, style)).map_err(err)?;
-            if which == Which::Train {
-                anno.label(c.label.clone())
-                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 30, y)], style));
+            for piece in below(&c.train, y_max) {
+                chart.draw_series(DashedLineSeries::new(piece, 10, 6, dashed)).map_err(err)?;
             }
         }
         if which != Which::Train {
-            let style = color.stroke_width(4);
-            let anno = chart.draw_series(LineSeries::new(clip(&c.test), style)).map_err(err)?;
-            anno.label(c.label.clone())
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 30, y)], style));
+            for piece in below(&c.test, y_max) {
+                chart.draw_series(LineSeries::new(piece, bold)).map_err(err)?;
+            }
         }
     }
     // Errors fall from the top left: the lower left corner is where no curve goes.
@@ -100,6 +104,32 @@ where
         .draw()
         .map_err(err)?;
     Ok(())
+}
+
+/// The parts of a curve at or below `y_max`, each starting or ending where the curve crosses it:
+/// a curve above the paper's 20% axis then enters the panel from its top edge where it really
+/// falls below 20%, instead of lying flat along the edge as if the error had been 20%.
+fn below(pts: &[(f64, f64)], y_max: f64) -> Vec<Vec<(f64, f64)>> {
+    let mut pieces: Vec<Vec<(f64, f64)>> = Vec::new();
+    let mut open = false;
+    for (k, &(x, y)) in pts.iter().enumerate() {
+        let crossing = |(x0, y0): (f64, f64)| (x0 + (x - x0) * (y_max - y0) / (y - y0), y_max);
+        if y <= y_max {
+            if !open {
+                let mut piece = Vec::new();
+                if k > 0 {
+                    piece.push(crossing(pts[k - 1]));
+                }
+                pieces.push(piece);
+                open = true;
+            }
+            pieces.last_mut().expect("a piece is open").push((x, y));
+        } else if open {
+            pieces.last_mut().expect("a piece is open").push(crossing(pts[k - 1]));
+            open = false;
+        }
+    }
+    pieces
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -195,4 +225,21 @@ pub fn responses_figure(path: &Path, lines: &[(String, Vec<f64>)]) -> Result<()>
     }
     root.present().map_err(err)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::below;
+
+    #[test]
+    fn a_curve_above_the_axis_enters_it_where_it_crosses() {
+        // 30 -> 10 crosses 20 halfway between x = 1 and x = 2.
+        let pts = [(0.0, 40.0), (1.0, 30.0), (2.0, 10.0), (3.0, 5.0)];
+        assert_eq!(below(&pts, 20.0), vec![vec![(1.5, 20.0), (2.0, 10.0), (3.0, 5.0)]]);
+        // Out and back in: two pieces, each cut at its crossing; all above: nothing drawn.
+        let pts = [(0.0, 10.0), (1.0, 30.0), (2.0, 10.0)];
+        assert_eq!(below(&pts, 20.0), vec![vec![(0.0, 10.0), (0.5, 20.0)], vec![(1.5, 20.0), (2.0, 10.0)]]);
+        assert!(below(&[(0.0, 50.0), (1.0, 25.0)], 20.0).is_empty());
+        assert_eq!(below(&[(0.0, 20.0), (1.0, 15.0)], 20.0), vec![vec![(0.0, 20.0), (1.0, 15.0)]]);
+    }
 }
