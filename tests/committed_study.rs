@@ -1,5 +1,5 @@
-//! The CPU study shipped in the repository (experiments/cpu_study.yaml, its records in
-//! results/cpu_study/ and its figures in plots/cpu_study/) is what `--report` draws from those
+//! The CPU studies shipped in the repository (experiments/<study>.yaml, its records in
+//! results/<study>/ and its figures in plots/<study>/) are what `--report` draws from those
 //! records alone: redrawn in a temporary folder, every figure, Table 6 and REPORT.md is
 //! byte-identical to the committed one. So the figures README shows cannot drift from the records.
 
@@ -7,8 +7,6 @@ mod common;
 use common::{command, text, tmp};
 use std::fs;
 use std::path::{Path, PathBuf};
-
-const STUDY: &str = "cpu_study";
 
 fn files(dir: &Path) -> Vec<PathBuf> {
     let mut out: Vec<PathBuf> = fs::read_dir(dir)
@@ -33,27 +31,27 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-#[test]
-fn the_committed_study_redraws_identically_from_its_records() {
+fn redraws_identically(study: &str) {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let (results, plots) = (repo.join("results").join(STUDY), repo.join("plots").join(STUDY));
-    let dir = tmp("committed-study");
-    fs::copy(repo.join("experiments/cpu_study.yaml"), dir.join("cpu_study.yaml")).unwrap();
-    let copy = dir.join("results").join(STUDY);
+    let (results, plots) = (repo.join("results").join(study), repo.join("plots").join(study));
+    let dir = tmp(&format!("committed-{study}"));
+    let config = format!("{study}.yaml");
+    fs::copy(repo.join("experiments").join(&config), dir.join(&config)).unwrap();
+    let copy = dir.join("results").join(study);
     copy_dir(&results, &copy);
     // What --report writes must come from the records, not from the copy.
     for f in ["table6.md", "table6.csv", "REPORT.md"] {
-        fs::remove_file(copy.join(f)).unwrap_or_else(|e| panic!("results/{STUDY}/{f} is not committed: {e}"));
+        fs::remove_file(copy.join(f)).unwrap_or_else(|e| panic!("results/{study}/{f} is not committed: {e}"));
     }
     let runs = fs::read_dir(&copy).unwrap().flatten().filter(|e| e.path().join("run.yaml").is_file()).count();
-    assert!(runs >= 4, "results/{STUDY} holds {runs} runs");
+    assert!(runs >= 4, "results/{study} holds {runs} runs");
 
     // The config's results_dir and plots_dir are relative: run from the temporary folder.
-    let out = command(&["cpu_study.yaml", "--report"], None).current_dir(&dir).output().unwrap();
+    let out = command(&[&config, "--report"], None).current_dir(&dir).output().unwrap();
     assert!(out.status.success(), "{}{}", text(&out.stdout), text(&out.stderr));
 
     let mut compared = 0;
-    for (committed, redrawn) in [(&results, &copy), (&plots, &dir.join("plots").join(STUDY))] {
+    for (committed, redrawn) in [(&results, &copy), (&plots, &dir.join("plots").join(study))] {
         let names = |d: &Path| files(d).iter().map(|p| p.file_name().unwrap().to_owned()).collect::<Vec<_>>();
         assert_eq!(
             names(committed),
@@ -66,7 +64,7 @@ fn the_committed_study_redraws_identically_from_its_records() {
             let name = f.file_name().unwrap();
             assert!(
                 fs::read(&f).unwrap() == fs::read(redrawn.join(name)).unwrap(),
-                "{} differs from what --report draws from the committed records; redraw with `resdeg experiments/{STUDY}.yaml --report` and commit",
+                "{} differs from what --report draws from the committed records; redraw with `resdeg experiments/{study}.yaml --report` and commit",
                 f.display()
             );
             compared += 1;
@@ -74,4 +72,9 @@ fn the_committed_study_redraws_identically_from_its_records() {
     }
     assert!(compared >= 4 + 4, "compared {compared} files");
     let _ = fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn the_committed_study_redraws_identically_from_its_records() {
+    redraws_identically("cpu_study");
 }
