@@ -442,8 +442,8 @@ fn y_axis(curves: &[plot::ErrorCurves]) -> (f64, String) {
     let ends = curves.iter().flat_map(|c| c.train.last().into_iter().chain(c.test.last())).map(|p| p.1);
     let top = points().fold(0.0, f64::max);
     if ends.fold(0.0, f64::max) <= 20.0 {
-        let clipped = if top > 20.0 { "; curves enter from the top where they fall below 20%" } else { "" };
-        (20.0, format!("y axis 0-20% as in the paper{clipped}."))
+        let entering = if top > 20.0 { "; curves enter from the top where they fall below 20%" } else { "" };
+        (20.0, format!("y axis 0-20% as in the paper{entering}."))
     } else {
         let y = ((top / 10.0).ceil() * 10.0).min(100.0);
         (y, format!("y axis 0-{y:.0}%, not the paper's 0-20%: these runs end above 20% error."))
