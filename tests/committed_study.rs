@@ -78,3 +78,8 @@ fn redraws_identically(study: &str) {
 fn the_committed_study_redraws_identically_from_its_records() {
     redraws_identically("cpu_study");
 }
+
+#[test]
+fn the_long_study_redraws_identically_from_its_records() {
+    redraws_identically("cpu_study_long");
+}
