@@ -1,5 +1,5 @@
 //! How libtorch runs: the settings that change speed, not the science. Threads, memory format,
-//! cuDNN autotuning, TF32 and the C allocator's reuse of large blocks. The defaults are the
+//! cuDNN autotuning, TF32, bfloat16 autocast and the C allocator's reuse of large blocks. The defaults are the
 //! choices measured fastest by `scripts/bench` (numbers in BENCHMARKS.md).
 
 use crate::config::Config;
@@ -19,6 +19,74 @@ mod context {
         /// `float32Precision(Float32Backend, Float32Op) const`; the enums are ints.
         #[link_name = "_ZNK2at7Context16float32PrecisionENS_14Float32BackendENS_9Float32OpE"]
         pub fn float32_precision(ctx: *mut c_void, backend: i32, op: i32) -> i32;
+    }
+}
+
+/// libtorch's autocast, the C++ behind `torch.autocast`: tch wraps only CUDA's legacy switch, not
+/// the per-device-type one that the CPU needs. `c10::DeviceType` and `c10::ScalarType` are int8
+/// enums. The state is per thread, as in PyTorch.
+mod autocast {
+    unsafe extern "C" {
+        #[link_name = "_ZN2at8autocast20set_autocast_enabledEN3c1010DeviceTypeEb"]
+        pub fn set_enabled(device_type: i8, enabled: bool);
+        #[link_name = "_ZN2at8autocast19is_autocast_enabledEN3c1010DeviceTypeE"]
+        pub fn is_enabled(device_type: i8) -> bool;
+        #[link_name = "_ZN2at8autocast18set_autocast_dtypeEN3c1010DeviceTypeENS1_10ScalarTypeE"]
+        pub fn set_dtype(device_type: i8, dtype: i8);
+        #[link_name = "_ZN2at8autocast18get_autocast_dtypeEN3c1010DeviceTypeE"]
+        pub fn dtype(device_type: i8) -> i8;
+        #[link_name = "_ZN2at8autocast17increment_nestingEv"]
+        pub fn increment_nesting() -> i32;
+        #[link_name = "_ZN2at8autocast17decrement_nestingEv"]
+        pub fn decrement_nesting() -> i32;
+        #[link_name = "_ZN2at8autocast11clear_cacheEv"]
+        pub fn clear_cache();
+    }
+    pub const CPU: i8 = 0;
+    pub const CUDA: i8 = 1;
+    pub const BFLOAT16: i8 = 15;
+}
+
+/// While alive, this thread runs what it computes on the guard's device as
+/// `with torch.autocast(device, torch.bfloat16):` does: convolutions and linear layers in
+/// bfloat16, losses in fp32, other ops in their inputs' precision. Weights stay fp32; their bf16
+/// copies are cached for the guard's life and dropped with it, so one guard must not outlive a
+/// forward pass across an optimizer step.
+pub struct Bf16Autocast {
+    device_type: i8,
+    was_enabled: bool,
+    was_dtype: i8,
+}
+
+impl Bf16Autocast {
+    pub fn new(device: Device) -> Bf16Autocast {
+        let device_type = if device.is_cuda() { autocast::CUDA } else { autocast::CPU };
+        // SAFETY: thread-local flags of libtorch's autocast, set and restored as torch.autocast
+        // does on entering and leaving.
+        unsafe {
+            let guard = Bf16Autocast {
+                device_type,
+                was_enabled: autocast::is_enabled(device_type),
+                was_dtype: autocast::dtype(device_type),
+            };
+            autocast::set_dtype(device_type, autocast::BFLOAT16);
+            autocast::set_enabled(device_type, true);
+            autocast::increment_nesting();
+            guard
+        }
+    }
+}
+
+impl Drop for Bf16Autocast {
+    fn drop(&mut self) {
+        // SAFETY: as in `new`.
+        unsafe {
+            if autocast::decrement_nesting() == 0 {
+                autocast::clear_cache();
+            }
+            autocast::set_enabled(self.device_type, self.was_enabled);
+            autocast::set_dtype(self.device_type, self.was_dtype);
+        }
     }
 }
 
@@ -119,6 +187,39 @@ mod tests {
         assert_eq!(allocated_threads(64, 2, Some("8")), 2);
         assert_eq!(allocated_threads(64, 64, Some("")), 64);
         assert_eq!(allocated_threads(0, 0, Some("0")), 1);
+    }
+
+    /// Inside the guard a convolution computes in bf16 and the loss in fp32, outside in fp32; a
+    /// weight changed between two guards is seen by the second (the cast cache is dropped).
+    #[test]
+    fn bf16_autocast_casts_convolutions_and_forgets_its_casts() {
+        use tch::{Device, Kind, Reduction, Tensor, nn, nn::Module};
+        let vs = nn::VarStore::new(Device::Cpu);
+        let conv = nn::conv2d(vs.root(), 3, 4, 3, Default::default());
+        let xs = Tensor::randn([2, 3, 8, 8], (Kind::Float, Device::Cpu));
+        let before = {
+            let _bf16 = super::Bf16Autocast::new(Device::Cpu);
+            let ys = conv.forward(&xs);
+            assert_eq!(ys.kind(), Kind::BFloat16);
+            let loss = ys.flatten(1, -1).cross_entropy_loss::<Tensor>(
+                &Tensor::zeros([2], (Kind::Int64, Device::Cpu)),
+                None,
+                Reduction::Mean,
+                -100,
+                0.0,
+            );
+            assert_eq!(loss.kind(), Kind::Float);
+            ys
+        };
+        assert_eq!(conv.forward(&xs).kind(), Kind::Float);
+        let _ = tch::no_grad(|| conv.ws.shallow_clone().fill_(0.5));
+        let after = {
+            let _bf16 = super::Bf16Autocast::new(Device::Cpu);
+            conv.forward(&xs)
+        };
+        let want = conv.forward(&xs);
+        assert!(!after.allclose(&before, 1e-2, 1e-2, false));
+        assert!(after.to_kind(Kind::Float).allclose(&want, 5e-2, 5e-2, false));
     }
 
     /// The calls into libtorch's context reach it (no GPU needed: it is a flag in the context).

@@ -77,6 +77,12 @@ pub struct Config {
     /// products). The paper trained in fp32, and so does resdeg unless this is true.
     #[serde(default)]
     pub tf32: bool,
+    /// Forward passes in bfloat16 under libtorch's autocast, as `torch.autocast(device,
+    /// torch.bfloat16)`: convolutions and the classifier in bf16, the loss in fp32; weights,
+    /// gradients, SGD and BN statistics stay fp32. Fast only where the hardware computes bf16
+    /// (CPUs with AVX512-BF16 or AMX, Ampere and later GPUs); elsewhere slower than fp32.
+    #[serde(default)]
+    pub bf16: bool,
     /// Lay conv weights and inputs out channels-last; absent: the measured faster choice for the
     /// device (see BENCHMARKS.md).
     #[serde(default)]

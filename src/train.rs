@@ -95,6 +95,8 @@ pub struct Learner {
     pub vs: nn::VarStore,
     pub net: Net,
     sgd: Sgd,
+    /// Forward passes under bfloat16 autocast (the config's `bf16`).
+    bf16: bool,
 }
 
 impl Learner {
@@ -111,16 +113,25 @@ impl Learner {
             model::make_channels_last(&vs);
         }
         let sgd = Sgd::new(&vs, &cfg.optimizer);
-        Learner { vs, net, sgd }
+        Learner { vs, net, sgd, bf16: cfg.bf16 }
+    }
+
+    /// The autocast that every forward pass of this net runs under, if any; one per pass, so
+    /// that its cached bf16 weights never outlive an SGD step.
+    fn autocast(&self) -> Option<backend::Bf16Autocast> {
+        self.bf16.then(|| backend::Bf16Autocast::new(self.vs.device()))
     }
 
     /// Forward, loss, backward and SGD step on one batch; returns the loss and the logits, still
     /// on the device (reading them back would cost a host synchronisation).
     pub fn step(&mut self, xs: &Tensor, ys: &Tensor, lr: f64) -> (Tensor, Tensor) {
-        let logits = xs.apply_t(&self.net, true);
-        // ATen's cross_entropy, as F.cross_entropy (tch's cross_entropy_for_logits would take the
-        // log-softmax in fp32 whatever the logits' precision).
-        let loss = logits.cross_entropy_loss::<Tensor>(ys, None, Reduction::Mean, -100, 0.0);
+        let (loss, logits) = {
+            let _bf16 = self.autocast();
+            let logits = xs.apply_t(&self.net, true);
+            // ATen's cross_entropy, as F.cross_entropy (tch's cross_entropy_for_logits would take
+            // the log-softmax in fp32 whatever the logits' precision); autocast computes it in fp32.
+            (logits.cross_entropy_loss::<Tensor>(ys, None, Reduction::Mean, -100, 0.0), logits)
+        };
         self.sgd.zero_grad();
         loss.backward();
         self.sgd.step(lr);
@@ -324,7 +335,7 @@ pub fn train_lockstep(
             let train_error = m.wrong.double_value(&[]) / images as f64;
             let diverged = !train_loss.is_finite();
             let (test_loss, test_error) = if evaluate_now && !diverged {
-                let (l, e) = evaluate(&m.learner.net, &split.eval_images, &split.eval_labels, &split.mean);
+                let (l, e) = evaluate(&m.learner, &split.eval_images, &split.eval_labels, &split.mean);
                 (Some(l), Some(e))
             } else {
                 (None, None)
@@ -376,7 +387,7 @@ pub fn train_lockstep(
             status = Status::Finished;
         }
         let responses = (cfg.layer_responses && status == Status::Finished)
-            .then(|| layer_responses(&m.learner.net, &split.eval_images, &split.mean));
+            .then(|| layer_responses(&m.learner, &split.eval_images, &split.mean));
         outcomes.push(Outcome {
             run: m.run,
             status,
@@ -570,7 +581,7 @@ pub fn measure_step(cfg: &Config, device: Device) -> StepCost {
     let images = Tensor::randint(256, [EVAL_BATCH, 3, 32, 32], (Kind::Uint8, device));
     let mean = Tensor::zeros([3, 32, 32], (Kind::Float, device));
     let eval_s = timed(2, &mut || {
-        let _ = logits(&l.net, &images, &mean);
+        let _ = logits(&l, &images, &mean);
     });
     StepCost { train_step_s, eval_image_s: eval_s / EVAL_BATCH as f64, flops: run.flops() }
 }
@@ -591,21 +602,23 @@ pub fn estimate_s(cfg: &Config, run: &Run, cost: &StepCost, train_images: u64, e
     scale * (its as f64 * cost.train_step_s + (evals * eval_images) as f64 * cost.eval_image_s)
 }
 
-/// Eval-mode logits of `net` on uint8 images (one forward pass: keep `images` to a batch).
-pub fn logits(net: &Net, images: &Tensor, mean: &Tensor) -> Tensor {
+/// Eval-mode logits of the learner's net on uint8 images (one forward pass: keep `images` to a
+/// batch).
+pub fn logits(l: &Learner, images: &Tensor, mean: &Tensor) -> Tensor {
     let _guard = tch::no_grad_guard();
-    layout(net, normalize(images, mean)).apply_t(net, false)
+    let _bf16 = l.autocast();
+    layout(&l.net, normalize(images, mean)).apply_t(&l.net, false)
 }
 
-/// Mean loss and error of `net` in eval mode (BN running statistics) on uint8 images.
-pub fn evaluate(net: &Net, images: &Tensor, labels: &Tensor, mean: &Tensor) -> (f64, f64) {
+/// Mean loss and error of the learner's net in eval mode (BN running statistics) on uint8 images.
+pub fn evaluate(l: &Learner, images: &Tensor, labels: &Tensor, mean: &Tensor) -> (f64, f64) {
     let _guard = tch::no_grad_guard();
     let n = images.size()[0];
     let mut loss = Tensor::zeros([], (Kind::Double, images.device()));
     let mut wrong = Tensor::zeros([], (Kind::Int64, images.device()));
     for at in (0..n).step_by(EVAL_BATCH as usize) {
         let len = EVAL_BATCH.min(n - at);
-        let logits = logits(net, &images.narrow(0, at, len), mean);
+        let logits = logits(l, &images.narrow(0, at, len), mean);
         let ys = labels.narrow(0, at, len);
         loss +=
             logits.cross_entropy_loss::<Tensor>(&ys, None, Reduction::Sum, -100, 0.0).to_kind(Kind::Double);
@@ -615,13 +628,15 @@ pub fn evaluate(net: &Net, images: &Tensor, labels: &Tensor, mean: &Tensor) -> (
 }
 
 /// The std of every 3x3 layer's response (after BN, before ReLU / addition) over `images`.
-pub fn layer_responses(net: &Net, images: &Tensor, mean: &Tensor) -> Vec<model::LayerStd> {
+pub fn layer_responses(l: &Learner, images: &Tensor, mean: &Tensor) -> Vec<model::LayerStd> {
     let _guard = tch::no_grad_guard();
+    let net = &l.net;
     let mut r = Responses::default();
     let n = images.size()[0];
     for at in (0..n).step_by(EVAL_BATCH as usize) {
         let len = EVAL_BATCH.min(n - at);
         let xs = layout(net, normalize(&images.narrow(0, at, len), mean));
+        let _bf16 = l.autocast();
         let _ = net.forward_recording(&xs, false, Some(&mut r));
         r.end_batch();
     }

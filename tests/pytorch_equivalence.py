@@ -45,7 +45,7 @@ TOL_LOSS = 1e-4
 TOL_STATE = 1e-4
 TOL_LOGITS = 1e-4
 
-DTYPES = {"F32": torch.float32, "F64": torch.float64, "I64": torch.int64, "U8": torch.uint8,
+DTYPES = {"BF16": torch.bfloat16, "F32": torch.float32, "F64": torch.float64, "I64": torch.int64, "U8": torch.uint8,
           "BOOL": torch.bool, "I32": torch.int32}
 
 
@@ -221,7 +221,9 @@ def check_run(meta, run, draws, data, flip):
     c.check("init", 0.0 if init_ok else 1.0, 0.0, "He-normal convs, BN (1, 0), FC uniform ±1/8 (PyTorch's default)")
 
     dtype = torch.float64 if meta["dtype"] == "f64" else torch.float32
-    ours = train(run, init, batches, lrs, meta, dtype, flip, x_eval.float() / 255.0 - mean)
+    bf16 = meta["dtype"] == "bf16"
+    eval_x = x_eval.float() / 255.0 - mean
+    ours = train(run, init, batches, lrs, meta, dtype, flip, eval_x, bf16)
     theirs = {
         "loss": t["loss"],
         "final": {k[len("final."):]: v for k, v in t.items() if k.startswith("final.")},
@@ -239,12 +241,25 @@ def check_run(meta, run, draws, data, flip):
             c.check(name, d[name][0], TOL_STATE, f"worst {d[name][1]}")
         c.check("logits", d["logits"], TOL_LOGITS, f"eval mode, {len(x_eval)} test images")
         return c.failed
+    if bf16:
+        # Under torch.autocast(cpu, bfloat16) on both sides, the same ops in the same precision:
+        # step 1 agrees as in fp32 (an fp32 forward would be ~1e-3 off). After that bf16 rounding
+        # makes the runs drift, so over all steps resdeg must stay no further from PyTorch's bf16
+        # run than twice that run's distance from PyTorch's fp32 one (both chaotic, hence the 2).
+        spread = differences(ours, train(run, init, batches, lrs, meta, dtype, flip, eval_x, False))
+        print("  PyTorch bf16 vs fp32:   loss difference by step: " + " ".join(f"{v:.0e}" for v in spread["loss"]))
+        c.check("loss", max(d["loss"]) / max(spread["loss"]), 2.0,
+                "all steps: worst resdeg-vs-PyTorch (bf16) over worst PyTorch bf16-vs-fp32")
+        print(f"  final (not judged): final {d['final'][0]:.1e}, momentum {d['momentum'][0]:.1e}, logits "
+              f"{d['logits']:.1e}; PyTorch bf16 vs fp32: {spread['final'][0]:.1e}, {spread['momentum'][0]:.1e}, "
+              f"{spread['logits']:.1e}")
+        return c.failed
 
     # fp32: rounding differences grow chaotically on these small batches (PyTorch in fp32 drifts
     # from PyTorch in fp64 just as fast), so the whole-run comparison is the fp64 one above. Here:
     # bit-level agreement at step 1, and, while PyTorch's own fp32-vs-fp64 spread is still below
     # 1e-3, no more than 10 times that spread (or 1e-5). The rest is printed, not judged.
-    floor = differences(ours, train(run, init, batches, lrs, meta, torch.float64, flip, x_eval.float() / 255.0 - mean))
+    floor = differences(ours, train(run, init, batches, lrs, meta, torch.float64, flip, eval_x))
     print("  PyTorch fp32 vs fp64:   loss difference by step: " + " ".join(f"{v:.0e}" for v in floor["loss"]))
     window = next((i for i, f in enumerate(floor["loss"]) if f >= 1e-3), steps)
     ratio = max(a / max(10 * b, TOL_LOSS_FIRST) for a, b in zip(d["loss"][:window], floor["loss"][:window]))
@@ -255,8 +270,10 @@ def check_run(meta, run, draws, data, flip):
     return c.failed
 
 
-def train(run, init, batches, lrs, meta, dtype, flip, eval_x):
-    """Trains the PyTorch net from `init` on `batches`; returns what the checks compare."""
+def train(run, init, batches, lrs, meta, dtype, flip, eval_x, bf16=False):
+    """Trains the PyTorch net from `init` on `batches` (forward passes under bfloat16 autocast if
+    `bf16`); returns what the checks compare."""
+    autocast = lambda: torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16)  # noqa: E731
     net = Net(run["arch"], run["depth"], run["shortcut"], flip)
     missing, unexpected = net.load_state_dict(init, strict=False)
     assert not unexpected and all(k.endswith("num_batches_tracked") for k in missing), (missing, unexpected)
@@ -281,7 +298,8 @@ def train(run, init, batches, lrs, meta, dtype, flip, eval_x):
     losses = []
     net.train()
     for i, (xs, ys) in enumerate(batches):
-        loss = F.cross_entropy(net(layout(xs)), ys)
+        with autocast():
+            loss = F.cross_entropy(net(layout(xs)), ys)
         opt.zero_grad()
         loss.backward()
         if flip == "caffe-momentum":
@@ -297,7 +315,7 @@ def train(run, init, batches, lrs, meta, dtype, flip, eval_x):
     else:
         momentum = {k: opt.state[params[k]]["momentum_buffer"] for k in params}
     net.eval()
-    with torch.no_grad():
+    with torch.no_grad(), autocast():
         logits = net(layout(eval_x))
     return {"loss": torch.tensor(losses, dtype=torch.float64), "final": net.state_dict(), "momentum": momentum,
             "logits": logits}

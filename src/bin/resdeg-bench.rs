@@ -51,6 +51,9 @@ struct Args {
     channels_last: Option<bool>,
     #[arg(long)]
     tf32: bool,
+    /// Forward passes under bfloat16 autocast (the config's `bf16`).
+    #[arg(long)]
+    bf16: bool,
     /// Turn oneDNN off (to measure what it brings).
     #[arg(long)]
     no_onednn: bool,
@@ -67,10 +70,10 @@ struct Args {
 /// option A, no warm-up (the reference has none), evaluated after the epoch.
 fn config(a: &Args, archs: &str, depth: u32, iterations: usize) -> Result<Config> {
     let mut text = format!(
-        "depths: [{depth}]\narchs: [{archs}]\nbatch_size: {}\ndevice: {}\ntf32: {}\nlayer_responses: false\n\
+        "depths: [{depth}]\narchs: [{archs}]\nbatch_size: {}\ndevice: {}\ntf32: {}\nbf16: {}\nlayer_responses: false\n\
          schedule: {{iterations: {iterations}, milestones: [], warmup: {{enabled: false}}}}\n\
          data: {{train_subset: {}, test_subset: {}}}\n",
-        a.batch, a.device, a.tf32, a.epoch_train, a.epoch_test
+        a.batch, a.device, a.tf32, a.bf16, a.epoch_train, a.epoch_test
     );
     if let Some(t) = a.threads {
         text += &format!("threads: {t}\n");
@@ -159,7 +162,7 @@ fn bench_depth(a: &Args, depth: u32, device: Device, data: Option<&Cifar10>) -> 
     let labels = Tensor::randint(10, [a.eval_images], (Kind::Int64, device));
     let mean = Tensor::zeros([3, 32, 32], (Kind::Float, device));
     let times = time(device, 1, a.repeats, || {
-        train::evaluate(&learner.net, &images, &labels, &mean);
+        train::evaluate(&learner, &images, &labels, &mean);
     });
     let rate: Vec<f64> = times.iter().map(|t| a.eval_images as f64 / t).collect();
     print(depth, "eval_img_s", &rate, "");
