@@ -571,6 +571,45 @@ fn link(from_dir: &Path, to: &Path) -> String {
     }
 }
 
+/// How the runs were trained, in one line, so that a report read on its own says which schedule
+/// and precision its numbers come from (a compressed CPU schedule is not the paper's 64k).
+fn recipe(cfg: &Config, curves: &[RunCurve]) -> String {
+    let (o, s) = (&cfg.optimizer, &cfg.schedule);
+    let epochs = curves.iter().map(|c| c.rows.len()).max().unwrap_or(0);
+    let mut text = format!(
+        "Trained for {} iterations at batch {} ({epochs} epochs), SGD lr {} with momentum {} and weight \
+         decay {}",
+        grouped(s.iterations),
+        cfg.batch_size,
+        o.lr,
+        o.momentum,
+        o.weight_decay
+    );
+    if !s.milestones.is_empty() {
+        let at: Vec<String> = s.milestones.iter().map(|&m| grouped(m)).collect();
+        let _ = write!(text, ", lr times {} at {}", s.gamma, at.join(" and "));
+    }
+    if curves.iter().any(|c| crate::train::warms_up(s, c.run.depth)) {
+        let w = &s.warmup;
+        let _ = write!(text, ", nets of {}+ layers warmed up at lr {}", w.min_depth, w.lr);
+    }
+    let a = &cfg.augment;
+    let _ = write!(text, "; pad {} and crop, flips {}", a.pad, if a.flip { "on" } else { "off" });
+    let precision = if cfg.bf16 {
+        "forward passes in bfloat16 under autocast (`bf16: true`), weights and SGD fp32"
+    } else if cfg.tf32 {
+        "fp32 with TF32 convolutions on a GPU (`tf32: true`)"
+    } else {
+        "fp32"
+    };
+    let every = match cfg.eval_every {
+        1 => "every epoch".to_string(),
+        n => format!("every {n} epochs and after the last"),
+    };
+    let _ = write!(text, "; {precision}; test set evaluated {every}.");
+    text
+}
+
 /// Reads the records and writes the figures (in parallel), Table 6 and REPORT.md; returns the
 /// lines to print: the table, the verdict and what was skipped.
 pub fn write_report(cfg: &Config) -> Result<Vec<String>> {
@@ -583,10 +622,11 @@ pub fn write_report(cfg: &Config) -> Result<Vec<String>> {
     let finals: Vec<Final> = curves.iter().map(RunCurve::final_errors).collect();
     let verdict = verdict(&finals);
     let bullets: String = verdict.iter().map(|v| format!("- {v}\n")).collect();
+    let how = recipe(cfg, &curves);
     let what = "Final-epoch test error (never the best epoch) on the evaluation images.";
     record::write_text(
         &results.join("table6.md"),
-        &format!("# Table 6: {}\n\n{what}\n\n{md}\n## Verdict\n\n{bullets}", cfg.name),
+        &format!("# Table 6: {}\n\n{how}\n\n{what}\n\n{md}\n## Verdict\n\n{bullets}", cfg.name),
     )?;
     record::write_text(&results.join("table6.csv"), &table_csv(&table(&curves)))?;
 
@@ -599,7 +639,7 @@ pub fn write_report(cfg: &Config) -> Result<Vec<String>> {
     let render_s = t0.elapsed().as_secs_f64();
 
     let mut report = format!(
-        "# {}: plain against residual nets\n\n{bullets}\n## Table 6\n\n{what}\n\n{md}\n## Figures\n\n",
+        "# {}: plain against residual nets\n\n{how}\n\n{bullets}\n## Table 6\n\n{what}\n\n{md}\n## Figures\n\n",
         cfg.name
     );
     for (file, _) in &figs {
@@ -890,6 +930,11 @@ mod tests {
         assert!(md.contains("- depth 56: ResNet-56 is 5.7 points ahead of its plain twin"), "{md}");
         assert!(report.contains("Diverged, left out: plain-110-s0.") && !md.contains("half"), "{md}");
         assert!(report.contains("fig6_plain.png") && report.contains("## Table 6"), "{report}");
+        // Defaults: 64,000 iterations, lr 0.1 divided by 10 at 32k and 48k, warm-up for ResNet-110.
+        let how = "Trained for 64,000 iterations at batch 128 (4 epochs), SGD lr 0.1 with momentum 0.9 and \
+                   weight decay 0.0001, lr times 0.1 at 32,000 and 48,000, nets of 110+ layers warmed up at \
+                   lr 0.01; pad 4 and crop, flips on; fp32; test set evaluated every epoch.";
+        assert!(report.contains(how) && md.contains(how), "{report}");
         assert!(lines.iter().any(|l| l.starts_with("report: 5 figures")), "{lines:?}");
         if std::env::var_os("RESDEG_KEEP_TEST_OUTPUT").is_none() {
             std::fs::remove_dir_all(dir).unwrap();
