@@ -83,3 +83,8 @@ fn the_committed_study_redraws_identically_from_its_records() {
 fn the_long_study_redraws_identically_from_its_records() {
     redraws_identically("cpu_study_long");
 }
+
+#[test]
+fn the_bf16_study_redraws_identically_from_its_records() {
+    redraws_identically("cpu_study_bf16");
+}
