@@ -1,6 +1,6 @@
 //! How libtorch runs: the settings that change speed, not the science. Threads, memory format,
-//! cuDNN autotuning, TF32, bfloat16 autocast and the C allocator's reuse of large blocks. The defaults are the
-//! choices measured fastest by `scripts/bench` (numbers in BENCHMARKS.md).
+//! cuDNN autotuning, TF32, bfloat16 autocast and the C allocator's reuse of large blocks. The
+//! defaults are the choices measured fastest by `scripts/bench` (numbers in BENCHMARKS.md).
 
 use crate::config::Config;
 use tch::Device;
