@@ -618,7 +618,8 @@ pub fn write_report(cfg: &Config) -> Result<Vec<String>> {
     if curves.is_empty() {
         return Ok(vec![format!("report: no records in {} yet; nothing to report", results.display())]);
     }
-    let md = table_markdown(&table(&curves));
+    let rows = table(&curves);
+    let md = table_markdown(&rows);
     let finals: Vec<Final> = curves.iter().map(RunCurve::final_errors).collect();
     let verdict = verdict(&finals);
     let bullets: String = verdict.iter().map(|v| format!("- {v}\n")).collect();
@@ -628,7 +629,7 @@ pub fn write_report(cfg: &Config) -> Result<Vec<String>> {
         &results.join("table6.md"),
         &format!("# Table 6: {}\n\n{how}\n\n{what}\n\n{md}\n## Verdict\n\n{bullets}", cfg.name),
     )?;
-    record::write_text(&results.join("table6.csv"), &table_csv(&table(&curves)))?;
+    record::write_text(&results.join("table6.csv"), &table_csv(&rows))?;
 
     let plots = plots_dir(cfg);
     std::fs::create_dir_all(&plots)

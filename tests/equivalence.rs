@@ -8,10 +8,10 @@
 //! BN running statistics, momentum buffers and eval-mode logits. In fp64 every check holds to 1e-4
 //! over all 32 steps. In fp32 the first step agrees and then rounding differences grow chaotically
 //! (PyTorch in fp32 against PyTorch in fp64 diverges just as fast), so there resdeg must stay within
-//! PyTorch's own rounding spread. With `bf16: true` both sides train under bfloat16 autocast: step 1
-//! agrees as in fp32 (here the first 2-16 steps agree exactly), and over 32 steps resdeg stays
-//! within twice the distance of PyTorch's bf16 run from its fp32 one. Then it flips one detail of the PyTorch side at a time and
-//! requires the fp64 comparison to fail, so the test is known to bite.
+//! PyTorch's own rounding spread. With `bf16: true` both sides train under bfloat16 autocast: step
+//! 1 agrees as in fp32 (here the first 2-16 steps agree exactly), and over 32 steps resdeg stays
+//! within twice the distance of PyTorch's bf16 run from its fp32 one. Then it flips one detail of
+//! the PyTorch side at a time and requires the fp64 comparison to fail, so the test is known to bite.
 //!
 //! Needs the torch Python package (`scripts/setup` installs it into `.libtorch/`); without it the
 //! test prints why and passes, unless RESDEG_REQUIRE_TORCH=1 (CI sets it).

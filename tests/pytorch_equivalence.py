@@ -45,8 +45,8 @@ TOL_LOSS = 1e-4
 TOL_STATE = 1e-4
 TOL_LOGITS = 1e-4
 
-DTYPES = {"BF16": torch.bfloat16, "F32": torch.float32, "F64": torch.float64, "I64": torch.int64, "U8": torch.uint8,
-          "BOOL": torch.bool, "I32": torch.int32}
+DTYPES = {"BF16": torch.bfloat16, "F32": torch.float32, "F64": torch.float64, "I64": torch.int64,
+          "U8": torch.uint8, "BOOL": torch.bool, "I32": torch.int32}
 
 
 def read_safetensors(path):
