@@ -83,9 +83,5 @@ fn frame(path: &Path) -> Result<DataFrame> {
 }
 
 fn status(run_dir: &Path) -> Result<String> {
-    let path = run_dir.join("run.yaml");
-    let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
-    let info: RunInfo =
-        serde_norway::from_str(&text).with_context(|| format!("cannot parse {}", path.display()))?;
-    Ok(info.status)
+    Ok(RunInfo::read(&run_dir.join("run.yaml"))?.status)
 }

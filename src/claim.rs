@@ -6,7 +6,7 @@
 
 use crate::config::Config;
 use crate::plan::Run;
-use crate::record::{checkpoint_dir, experiment_dir, run_dir};
+use crate::record::{checkpoint_dir, experiment_dir, host, run_dir, who};
 use anyhow::{Context, Result};
 use std::fs::{self, File, TryLockError};
 use std::io::Write;
@@ -15,20 +15,6 @@ use std::path::{Path, PathBuf};
 /// The claims on a group of runs; dropping it releases them.
 pub struct Claim {
     _locks: Vec<File>,
-}
-
-/// This machine's name as [`who`] writes it.
-fn this_host() -> String {
-    who().rsplit_once('-').map_or(String::new(), |(h, _)| h.to_string())
-}
-
-/// This process and machine, as written in lock files and temporary-file names.
-pub fn who() -> String {
-    let host = fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_string())
-        .or_else(|_| std::env::var("HOSTNAME"))
-        .unwrap_or_else(|_| "localhost".into());
-    format!("{host}-{}", std::process::id())
 }
 
 fn locks_dir(cfg: &Config) -> PathBuf {
@@ -112,7 +98,7 @@ pub fn holder(cfg: &Config, run: &Run) -> Holder {
     };
     let who_holds = text.trim().to_string();
     let writer = who_holds.split_whitespace().next().unwrap_or_default();
-    if writer.rsplit_once('-').is_some_and(|(h, _)| h != this_host()) {
+    if writer.rsplit_once('-').is_some_and(|(h, _)| h != host()) {
         return Holder::Elsewhere(who_holds);
     }
     // flock()s held on this machine are listed in /proc/locks by inode: `FLOCK ADVISORY WRITE
@@ -158,7 +144,7 @@ fn remove_temporaries(dir: &Path, stale: impl Fn(&str, &str) -> bool) -> Result<
 /// unless it is of this machine and gone. A file from another machine is left alone.
 fn writer_alive(writer: &str) -> bool {
     match writer.rsplit_once('-') {
-        Some((h, pid)) if h == this_host() => pid.parse::<i32>().is_ok_and(process_alive),
+        Some((h, pid)) if h == host() => pid.parse::<i32>().is_ok_and(process_alive),
         _ => true,
     }
 }

@@ -22,6 +22,18 @@ pub enum Shortcut {
     B,
 }
 
+/// What an epoch does with the images left over when the batch size does not divide the training
+/// set: train on them as a smaller batch (`partial`, PyTorch's `drop_last=False`), leave them out
+/// (`drop`), or let the batch run on into the next epoch's order (`wrap`, Caffe's data layers, so
+/// every step sees `batch_size` images).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LastBatch {
+    Partial,
+    Drop,
+    Wrap,
+}
+
 /// Where to train: `auto` takes the first GPU when libtorch sees one, else the CPU.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Device {
@@ -51,6 +63,10 @@ pub struct Config {
     pub grids: Vec<Grid>,
     #[serde(default = "default_batch_size")]
     pub batch_size: usize,
+    /// The epoch's last batch; `wrap` is what the paper's Caffe-era data layer did (README). Run
+    /// records made before this key existed read as `partial`, which is how they were trained.
+    #[serde(default = "default_last_batch")]
+    pub last_batch: LastBatch,
     #[serde(default)]
     pub optimizer: Optimizer,
     #[serde(default)]
@@ -211,6 +227,9 @@ fn default_seeds() -> Vec<u64> {
 fn default_batch_size() -> usize {
     128
 }
+fn default_last_batch() -> LastBatch {
+    LastBatch::Wrap
+}
 fn default_results_dir() -> PathBuf {
     PathBuf::from("results")
 }
@@ -310,6 +329,16 @@ impl fmt::Display for Arch {
         f.write_str(match self {
             Arch::Plain => "plain",
             Arch::Residual => "residual",
+        })
+    }
+}
+
+impl fmt::Display for LastBatch {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str(match self {
+            LastBatch::Partial => "partial",
+            LastBatch::Drop => "drop",
+            LastBatch::Wrap => "wrap",
         })
     }
 }
@@ -462,6 +491,16 @@ impl Config {
         use Seg::{Index, Key};
         let bad = |path: Vec<Seg>, message: String| Err(Invalid { path, message });
 
+        // 255 bytes is the longest file name on ext4, XFS, APFS and NTFS.
+        if self.name.len() > 255 {
+            return bad(
+                vec![Key("name")],
+                format!(
+                    "is {} bytes long; a results folder name can have at most 255, use a shorter name",
+                    self.name.len()
+                ),
+            );
+        }
         if self.name.is_empty()
             || !self.name.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
             || self.name.starts_with('.')
@@ -636,6 +675,11 @@ fn check_grid(at: Vec<Seg>, archs: &[Arch], depths: &[u32], seeds: &[u64]) -> Re
         return bad(key("depths"), "is empty; list at least one depth, e.g. [20, 56]".into());
     }
     for (i, &d) in depths.iter().enumerate() {
+        if depths[..i].contains(&d) {
+            let mut p = key("depths");
+            p.push(Seg::Index(i));
+            return bad(p, format!("= {d} is listed twice; list each depth once"));
+        }
         if d < 8 || !(d - 2).is_multiple_of(6) {
             let mut p = key("depths");
             p.push(Seg::Index(i));
@@ -649,6 +693,11 @@ fn check_grid(at: Vec<Seg>, archs: &[Arch], depths: &[u32], seeds: &[u64]) -> Re
     }
     if seeds.is_empty() {
         return bad(key("seeds"), "is empty; list at least one seed, e.g. [0]".into());
+    }
+    if let Some(i) = (1..seeds.len()).find(|&i| seeds[..i].contains(&seeds[i])) {
+        let mut p = key("seeds");
+        p.push(Seg::Index(i));
+        return bad(p, format!("= {} is listed twice; list each seed once", seeds[i]));
     }
     Ok(())
 }
@@ -760,6 +809,7 @@ mod tests {
             Warmup { enabled: true, min_depth: 110, lr: 0.01, until_train_error: 0.8, max_iterations: 800 }
         );
         assert_eq!(c.augment, Augment { pad: 4, flip: true });
+        assert_eq!(c.last_batch, LastBatch::Wrap);
         assert_eq!(c.device(), Device::Auto);
         assert!(c.layer_responses);
         assert_eq!(c.data.validation, 0);
@@ -839,6 +889,12 @@ mod tests {
                 &["sweep.yaml:3:", "schedule.warmup.max_iterations = 0", "enabled: false"],
             ),
             ("archs: [plain]\n", &["sweep.yaml", "missing field `depths`"]),
+            ("depths: [20, 56, 20]\n", &["sweep.yaml:1:", "depths[2] = 20", "twice"]),
+            (
+                "depths: [20]\ngrids:\n  - seeds: [1, 2, 1]\n",
+                &["sweep.yaml:3:", "grids[0].seeds[2] = 1", "twice"],
+            ),
+            ("depths: [20]\nlast_batch: refill\n", &["sweep.yaml:2:", "last_batch", "refill", "wrap"]),
             ("depths: [20\n", &["sweep.yaml"]),
         ];
         for (text, wants) in cases {
@@ -848,6 +904,10 @@ mod tests {
                 assert!(err.contains(want), "{text:?}: error {err:?} lacks {want:?}");
             }
         }
+        // A name longer than a file name may be is refused at load, not when the folder is made.
+        let err = parse(&format!("depths: [20]\nname: {}\n", "n".repeat(256))).unwrap_err();
+        assert!(err.contains("sweep.yaml:2: name is 256 bytes long") && err.contains("255"), "{err}");
+        assert!(parse(&format!("depths: [20]\nname: {}\n", "n".repeat(255))).is_ok());
     }
 
     #[test]

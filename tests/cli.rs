@@ -297,10 +297,7 @@ fn status_shows_a_live_sweep() {
     for id in ["plain-8-s0", "residual-8-A-s0"] {
         let l = line(&s, id);
         assert!(l.contains(" running ") && l.contains("of 300, iteration") && l.contains("left"), "{s}");
-        assert!(
-            l.contains(&format!("by {}-{}", resdeg::claim::who().rsplit_once('-').unwrap().0, worker.id())),
-            "{s}"
-        );
+        assert!(l.contains(&format!("by {}-{}", resdeg::record::host(), worker.id())), "{s}");
     }
     assert!(line(&s, "plain-14-s0").contains(" pending"), "{s}");
     assert!(s.contains("4 runs: 2 running, 2 pending"), "{s}");
@@ -310,5 +307,68 @@ fn status_shows_a_live_sweep() {
     worker.wait().unwrap();
     let s = status();
     assert!(line(&s, "residual-8-A-s0").contains(" stalled ") && s.contains("else rerun the command"), "{s}");
+    fs::remove_dir_all(dir).unwrap();
+}
+
+/// run.yaml names the data by checksum and keeps every sitting: a run killed after its first
+/// epoch and resumed lists two, the first closed at the checkpoint it left. A run resumed, or a
+/// sweep extended, on other files is refused with one line, and nothing recorded is touched.
+#[test]
+fn run_records_name_their_data_and_every_sitting() {
+    let dir = tmp("sittings");
+    let data = dir.join("data");
+    resdeg::data::write_synthetic(&data, 32, 4).unwrap();
+    let body = "depths: [8]\nbatch_size: 16\ndevice: cpu\nthreads: 1\nschedule: {iterations: 15, milestones: [10]}\n\
+                data: {train_subset: 96}\n";
+    let cfg = config_in(&dir, "sit.yaml", body);
+    // Killed during iteration 9 (epoch 2), after epoch 1's checkpoint (6 iterations).
+    let only = [cfg.to_str().unwrap(), "--only", "plain-8-s0"];
+    let out = common::command(&only, Some(&data)).env("RESDEG_CRASH_AT", "iteration:9").output().unwrap();
+    assert!(!out.status.success());
+    let out = resdeg(&only, Some(&data));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("data: not confirmed as the official CIFAR-10"),
+        "{}",
+        text(&out.stdout)
+    );
+    let yaml = dir.join("results/sit/plain-8-s0/run.yaml");
+    let info = resdeg::record::RunInfo::read(&yaml).unwrap();
+    let id = info.data.as_ref().expect("data recorded");
+    assert_eq!(id.dir, std::path::absolute(&data).unwrap());
+    assert_eq!(id.files.len(), 6);
+    assert!(!id.official);
+    assert_eq!(id, &resdeg::data::identify(&data).unwrap());
+    let s = &info.sittings;
+    assert_eq!(s.len(), 2, "{s:?}");
+    assert_eq!(
+        (s[0].from_iteration, s[0].to_iteration, s[1].from_iteration, s[1].to_iteration),
+        (0, Some(6), 6, Some(15))
+    );
+    assert!(s[0].ended.is_some() && s[1].ended == info.ended);
+    assert!(s[1].environment.host == resdeg::record::host() && !s[1].environment.cpu.is_empty());
+    let status = resdeg(&[cfg.to_str().unwrap(), "--status"], None);
+    assert!(text(&status.stdout).contains("in 2 sittings"), "{}", text(&status.stdout));
+    let report = fs::read_to_string(dir.join("results/sit/REPORT.md")).unwrap();
+    assert!(
+        report.contains("plain-8-s0 in 2 sittings") && report.contains("Data: not confirmed"),
+        "{report}"
+    );
+
+    // The rest of the sweep, on changed files: refused before anything is trained.
+    let before = common::snapshot(&dir.join("results"));
+    let mut bytes = fs::read(data.join("data_batch_2.bin")).unwrap();
+    bytes[5] ^= 1;
+    fs::write(data.join("data_batch_2.bin"), bytes).unwrap();
+    let out = resdeg(&[cfg.to_str().unwrap()], Some(&data));
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(
+        err.contains("plain-8-s0/run.yaml was trained on other data")
+            && err.contains("data_batch_2.bin (SHA-256 "),
+        "{err}"
+    );
+    assert_eq!(common::snapshot(&dir.join("results")), before);
     fs::remove_dir_all(dir).unwrap();
 }

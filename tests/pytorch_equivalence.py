@@ -12,15 +12,25 @@ buffers and eval-mode logits), this script independently
 and compares each with resdeg's. One line per check, then PASS or FAIL naming the failed checks;
 exit status 0 only on PASS.
 
+  4. loads resdeg's weights at each evaluation it recorded and computes the test error on the same
+     images, and, from the final weights, every 3x3 layer's response std (after BN, before the
+     ReLU or addition: forward hooks), against what resdeg wrote to curves.parquet and
+     layer_responses.parquet.
+
 --flip NAME changes one detail of the PyTorch side (the test requires each to be caught):
-  bn-no-decay       no weight decay on BN scale and shift
-  pad-front         option A puts the new zero channels first
-  caffe-momentum    Caffe's momentum form, v = m v + lr g (differs from PyTorch when lr changes)
-  bn-momentum       BN running statistics with momentum 0.01 instead of 0.1
-  per-channel-mean  subtract the per-channel mean instead of the per-pixel mean image
+  bn-no-decay         no weight decay on BN scale and shift
+  pad-front           option A puts the new zero channels first
+  caffe-momentum      Caffe's momentum form, v = m v + lr g (differs from PyTorch when lr changes)
+  bn-momentum         BN running statistics with momentum 0.01 instead of 0.1
+  per-channel-mean    subtract the per-channel mean instead of the per-pixel mean image
+  partial-batch       batch each epoch with a smaller last batch, whatever last_batch says
+  eval-in-train-mode  evaluate with batch statistics (train-mode BN) instead of running ones
+  response-before-bn  measure each layer's response at its conv output, before BN
+  warmup-cap-only     end the warm-up at its cap only, ignoring the training-error threshold
 """
 
 import argparse
+import collections
 import json
 import math
 import os
@@ -176,7 +186,6 @@ def check_run(meta, run, draws, data, flip):
     t = read_safetensors(os.path.join(meta["dir"], f"{run['id']}.safetensors"))
     x_all, y_all, x_eval, y_eval = data
     n, batch, steps = meta["train_images"], meta["batch_size"], meta["steps"]
-    per_epoch = -(-n // batch)
 
     # The data: the per-pixel mean image, then each step's batch from the raw images.
     mean = x_all.double().mean(0).float() / 255.0
@@ -184,46 +193,65 @@ def check_run(meta, run, draws, data, flip):
         mean = mean.mean((1, 2), keepdim=True).expand(3, 32, 32)
     c.check("mean", (mean - t["mean"]).abs().max().item(), TOL_BATCH, "per-pixel mean image")
     batches, worst_batch, labels_ok = [], 0.0, True
-    for i in range(1, steps + 1):
-        epoch, k = (i - 1) // per_epoch + 1, (i - 1) % per_epoch
-        at, length = k * batch, min(batch, n - k * batch)
-        idx = draws[f"epoch{epoch}.order"][at:at + length]
-        dy = draws[f"epoch{epoch}.dy"][at:at + length]
-        dx = draws[f"epoch{epoch}.dx"][at:at + length]
-        fl = draws[f"epoch{epoch}.flip"][at:at + length]
+    mode = "partial" if flip == "partial-batch" else meta["last_batch"]
+    for i, segments in enumerate(batch_segments(mode, n, batch, steps), start=1):
+        take = lambda part: torch.cat([draws[f"epoch{e}.{part}"][at:at + k] for e, at, k in segments])  # noqa: E731
+        idx, dy, dx, fl = take("order"), take("dy"), take("dx"), take("flip")
         p = meta["pad"]
         imgs = F.pad(x_all[idx].float() / 255.0 - mean, (p, p, p, p))
         xs = torch.stack([
             (lambda v: v.flip(-1) if fl[j] else v)(imgs[j, :, dy[j]:dy[j] + 32, dx[j]:dx[j] + 32])
-            for j in range(length)
+            for j in range(len(idx))
         ])
         ys = y_all[idx]
-        worst_batch = max(worst_batch, (xs.double() - t[f"batch{i}.xs"].double()).abs().max().item())
+        theirs = t[f"batch{i}.xs"]
+        worst_batch = max(worst_batch, (xs.double() - theirs.double()).abs().max().item()
+                          if xs.shape == theirs.shape else math.inf)
         labels_ok &= torch.equal(ys, t[f"batch{i}.ys"])
         batches.append((xs, ys))
-    c.check("batch", worst_batch, TOL_BATCH, f"{steps} batches rebuilt from raw images + resdeg's crops/flips")
+    c.check("batch", worst_batch, TOL_BATCH, f"{steps} batches ({mode}) rebuilt from raw images + resdeg's crops/flips")
     c.check("labels", 0.0 if labels_ok else 1.0, 0.0)
 
-    # The schedule: warm-up rate for the first iterations, then lr, divided at each milestone.
-    lrs = []
-    for i in range(steps):
-        s = meta["lr"] * meta["gamma"] ** sum(m <= i for m in meta["milestones"])
-        lrs.append(min(s, meta["warmup_lr"]) if i < meta["warmup_iterations"] else s)
-    c.check("lr", max(abs(a - b) for a, b in zip(lrs, t["lr"].tolist())), 1e-12,
-            f"{sorted(set(lrs), key=lrs.index)} switching at {[i for i in range(1, steps) if lrs[i] != lrs[i - 1]]}")
-
     init = {k[len("init."):]: v for k, v in t.items() if k.startswith("init.")}
-    init_ok = all(
-        (v.std().item() / math.sqrt(2.0 / (v[0].numel())) - 1) < 0.1
-        for k, v in init.items() if k.endswith("conv.weight") and v.numel() > 4000
-    ) and all(torch.equal(v, torch.ones_like(v)) for k, v in init.items() if k.endswith("bn.weight")) \
-        and all(v.abs().max() <= 0.125 for k, v in init.items() if k.startswith("fc."))
-    c.check("init", 0.0 if init_ok else 1.0, 0.0, "He-normal convs, BN (1, 0), FC uniform ±1/8 (PyTorch's default)")
+    he = [v.std().item() / math.sqrt(2.0 / v[0].numel())
+          for k, v in init.items() if k.endswith("conv.weight") and v.numel() > 4000]
+    fc_w, fc_b = init["fc.weight"], init["fc.bias"]
+    init_ok = all(abs(r - 1) < 0.1 for r in he) \
+        and all(torch.equal(v, torch.ones_like(v)) for k, v in init.items() if k.endswith("bn.weight")) \
+        and all(torch.equal(v, torch.zeros_like(v)) for k, v in init.items() if k.endswith("bn.bias")) \
+        and fc_w.abs().max() <= 0.125 and fc_w.max() > 0.1 and fc_w.min() < -0.1 \
+        and abs(fc_w.std().item() / (0.125 / math.sqrt(3)) - 1) < 0.1 \
+        and fc_b.abs().max() <= 0.125 and fc_b.abs().max() > 0
+    c.check("init", 0.0 if init_ok else 1.0, 0.0,
+            f"He-normal convs (std/target {min(he):.3f}-{max(he):.3f}), BN (1, 0), FC uniform ±1/8 (PyTorch's default)")
 
     dtype = torch.float64 if meta["dtype"] == "f64" else torch.float32
     bf16 = meta["dtype"] == "bf16"
     eval_x = x_eval.float() / 255.0 - mean
-    ours = train(run, init, batches, lrs, meta, dtype, flip, eval_x, bf16)
+    ours = train(run, init, batches, meta, dtype, flip, eval_x, bf16)
+
+    # The schedule, decided as the steps go: warm-up rate until the running training error of the
+    # last batches falls below the threshold (or the cap), then lr, divided at each milestone.
+    lrs = ours["lrs"]
+    c.check("lr", max(abs(a - b) for a, b in zip(lrs, t["lr"].tolist())), 1e-12,
+            f"{sorted(set(lrs), key=lrs.index)} switching at {[i for i in range(1, steps) if lrs[i] != lrs[i - 1]]}")
+    c.check("warmup", 0.0 if list(ours["warmup_end"]) == list(run["warmup_end"]) else 1.0, 0.0,
+            f"ends after {ours['warmup_end']} (resdeg: {run['warmup_end']})")
+
+    # What resdeg recorded: test error at each evaluation, from its weights at that point, and the
+    # layer responses of its final weights, recomputed here on the same images.
+    tol_error = 0.0 if dtype == torch.float64 else 1.0 / len(x_eval)
+    for it, recorded in zip(t["recorded.iterations"].tolist(), t["recorded.test_error"].tolist()):
+        weights = {k[len(f"eval{it}."):]: v for k, v in t.items() if k.startswith(f"eval{it}.")}
+        got = test_error(run, weights, eval_x, y_eval, dtype, bf16, flip)
+        c.check("test_error", abs(got - recorded), tol_error, f"after iteration {it}: {100 * got:.2f}% "
+                f"(resdeg recorded {100 * recorded:.2f}%, eval mode, {len(x_eval)} images)")
+    final = {k[len("final."):]: v for k, v in t.items() if k.startswith("final.")}
+    stds = responses(run, final, eval_x, dtype, bf16, flip)
+    recorded = t["recorded.responses"]
+    tol = {torch.float64: 1e-9, torch.float32: 1e-4}.get(dtype, 1e-2) if not bf16 else 1e-2
+    c.check("responses", rel(stds, recorded) if len(stds) == len(recorded) else math.inf, tol,
+            f"{len(recorded)} layers, std after BN: {stds[0].item():.3f} ... {stds[-1].item():.3f}")
     theirs = {
         "loss": t["loss"],
         "final": {k[len("final."):]: v for k, v in t.items() if k.startswith("final.")},
@@ -246,7 +274,7 @@ def check_run(meta, run, draws, data, flip):
         # step 1 agrees as in fp32 (an fp32 forward would be ~1e-3 off). After that bf16 rounding
         # makes the runs drift, so over all steps resdeg must stay no further from PyTorch's bf16
         # run than twice that run's distance from PyTorch's fp32 one (both chaotic, hence the 2).
-        spread = differences(ours, train(run, init, batches, lrs, meta, dtype, flip, eval_x, False))
+        spread = differences(ours, train(run, init, batches, meta, dtype, flip, eval_x, False))
         print("  PyTorch bf16 vs fp32:   loss difference by step: " + " ".join(f"{v:.0e}" for v in spread["loss"]))
         c.check("loss", max(d["loss"]) / max(spread["loss"]), 2.0,
                 "all steps: worst resdeg-vs-PyTorch (bf16) over worst PyTorch bf16-vs-fp32")
@@ -259,33 +287,52 @@ def check_run(meta, run, draws, data, flip):
     # from PyTorch in fp64 just as fast), so the whole-run comparison is the fp64 one above. Here:
     # bit-level agreement at step 1, and, while PyTorch's own fp32-vs-fp64 spread is still below
     # 1e-3, no more than 10 times that spread (or 1e-5). The rest is printed, not judged.
-    floor = differences(ours, train(run, init, batches, lrs, meta, torch.float64, flip, eval_x))
+    floor = differences(ours, train(run, init, batches, meta, torch.float64, flip, eval_x))
     print("  PyTorch fp32 vs fp64:   loss difference by step: " + " ".join(f"{v:.0e}" for v in floor["loss"]))
+    # Both distances jump about from step to step (chaos is not monotone: one step's spread can be
+    # a tenth of the step before), so each is taken as its largest so far.
     window = next((i for i, f in enumerate(floor["loss"]) if f >= 1e-3), steps)
-    ratio = max(a / max(10 * b, TOL_LOSS_FIRST) for a, b in zip(d["loss"][:window], floor["loss"][:window]))
-    c.check("loss", ratio, 1.0, f"steps 1-{window}: resdeg-vs-PyTorch over max(10 x PyTorch fp32-vs-fp64, 1e-5)")
+    so_far = lambda v: [max(v[:i + 1]) for i in range(len(v))]  # noqa: E731
+    ratio = max(a / max(10 * b, TOL_LOSS_FIRST)
+                for a, b in zip(so_far(d["loss"][:window]), so_far(floor["loss"][:window])))
+    c.check("loss", ratio, 1.0, f"steps 1-{window}: resdeg-vs-PyTorch over max(10 x PyTorch fp32-vs-fp64, 1e-5), "
+            "each the largest so far")
     print(f"  after step {window} (not judged): final {d['final'][0]:.1e}, momentum {d['momentum'][0]:.1e}, "
           f"logits {d['logits']:.1e}; PyTorch fp32 vs fp64: {floor['final'][0]:.1e}, {floor['momentum'][0]:.1e}, "
           f"{floor['logits']:.1e}")
     return c.failed
 
 
-def train(run, init, batches, lrs, meta, dtype, flip, eval_x, bf16=False):
-    """Trains the PyTorch net from `init` on `batches` (forward passes under bfloat16 autocast if
-    `bf16`); returns what the checks compare."""
-    autocast = lambda: torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16)  # noqa: E731
-    net = Net(run["arch"], run["depth"], run["shortcut"], flip)
-    missing, unexpected = net.load_state_dict(init, strict=False)
+def scheduled_lr(meta, i, warming):
+    """The rate of step i (0-based): lr divided at each milestone reached; while warming up, the
+    warm-up rate unless the milestones already ask for less."""
+    s = meta["lr"] * meta["gamma"] ** sum(m <= i for m in meta["milestones"])
+    return min(s, meta["warmup"]["lr"]) if warming else s
+
+
+def load(run, weights, dtype, flip):
+    """The PyTorch net with `weights` (resdeg's variable names), in `dtype` and resdeg's layout."""
+    # In `dtype` before loading: fp64 weights copied into fp32 parameters would be rounded.
+    net = Net(run["arch"], run["depth"], run["shortcut"], flip).to(dtype)
+    missing, unexpected = net.load_state_dict(weights, strict=False)
     assert not unexpected and all(k.endswith("num_batches_tracked") for k in missing), (missing, unexpected)
-    net = net.to(dtype)
-    channels_last = run["channels_last"]
-    if channels_last:
+    if run["channels_last"]:
         net = net.to(memory_format=torch.channels_last)
 
     def layout(v):
         v = v.to(dtype)
-        return v.contiguous(memory_format=torch.channels_last) if channels_last else v
+        return v.contiguous(memory_format=torch.channels_last) if run["channels_last"] else v
+    return net, layout
 
+
+def autocast(bf16):
+    return torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16)
+
+
+def train(run, init, batches, meta, dtype, flip, eval_x, bf16=False):
+    """Trains the PyTorch net from `init` on `batches` (forward passes under bfloat16 autocast if
+    `bf16`), deciding the warm-up's end as it goes; returns what the checks compare."""
+    net, layout = load(run, init, dtype, flip)
     named = list(net.named_parameters())
     is_bn = lambda k: ".bn." in k  # noqa: E731
     if flip == "bn-no-decay":
@@ -293,32 +340,102 @@ def train(run, init, batches, lrs, meta, dtype, flip, eval_x, bf16=False):
                   {"params": [p for k, p in named if is_bn(k)], "weight_decay": 0.0}]
     else:
         groups = [{"params": [p for _, p in named]}]
-    opt = torch.optim.SGD(groups, lr=lrs[0], momentum=meta["momentum"], weight_decay=meta["weight_decay"])
+    opt = torch.optim.SGD(groups, lr=meta["lr"], momentum=meta["momentum"], weight_decay=meta["weight_decay"])
     caffe_state = {}
-    losses = []
+    losses, lrs, window = [], [], []
+    w = meta["warmup"]
+    warming, warmup_end = True, None
     net.train()
     for i, (xs, ys) in enumerate(batches):
-        with autocast():
-            loss = F.cross_entropy(net(layout(xs)), ys)
+        lr = scheduled_lr(meta, i, warming)
+        lrs.append(lr)
+        with autocast(bf16):
+            logits = net(layout(xs))
+            loss = F.cross_entropy(logits, ys)
         opt.zero_grad()
         loss.backward()
         if flip == "caffe-momentum":
-            caffe_step(named, caffe_state, lrs[i], meta["momentum"], meta["weight_decay"], lambda k: 1.0)
+            caffe_step(named, caffe_state, lr, meta["momentum"], meta["weight_decay"], lambda k: 1.0)
         else:
             for g in opt.param_groups:
-                g["lr"] = lrs[i]
+                g["lr"] = lr
             opt.step()
         losses.append(loss.item())
+        if warming:
+            window = (window + [(logits.argmax(-1) != ys).double().mean().item()])[-w["window"]:]
+            below = len(window) == w["window"] and sum(window) / len(window) < w["until_train_error"]
+            if below and flip != "warmup-cap-only":
+                warming, warmup_end = False, [i + 1, "threshold"]
+            elif i + 1 >= w["max_iterations"]:
+                warming, warmup_end = False, [i + 1, "cap"]
     params = dict(named)
     if flip == "caffe-momentum":
         momentum = {k: v / lrs[-1] for k, v in caffe_state.items()}
     else:
         momentum = {k: opt.state[params[k]]["momentum_buffer"] for k in params}
     net.eval()
-    with torch.no_grad(), autocast():
+    with torch.no_grad(), autocast(bf16):
         logits = net(layout(eval_x))
     return {"loss": torch.tensor(losses, dtype=torch.float64), "final": net.state_dict(), "momentum": momentum,
-            "logits": logits}
+            "logits": logits, "lrs": lrs, "warmup_end": warmup_end}
+
+
+def test_error(run, weights, eval_x, eval_y, dtype, bf16, flip):
+    """The error of resdeg's `weights` on the evaluation images, in eval mode (BN running
+    statistics), as resdeg's evaluation is defined."""
+    net, layout = load(run, weights, dtype, flip)
+    net.train(flip == "eval-in-train-mode")
+    with torch.no_grad(), autocast(bf16):
+        logits = torch.cat([net(layout(x)) for x in eval_x.split(500)])
+    return (logits.float().argmax(-1) != eval_y).double().mean().item()
+
+
+def responses(run, weights, eval_x, dtype, bf16, flip):
+    """The std of every 3x3 layer's response (its BN's output, before the ReLU or the addition)
+    over all elements of all evaluation images, network order (the paper's Fig. 7)."""
+    net, layout = load(run, weights, dtype, flip)
+    net.eval()
+    layers = [net.stem] + [blk for s in (1, 2, 3) for b in range(1, net.n + 1)
+                           for blk in (getattr(getattr(net, f"stage{s}"), f"block{b}").conv1,
+                                       getattr(getattr(net, f"stage{s}"), f"block{b}").conv2)]
+    sums = [[0.0, 0.0, 0] for _ in layers]
+
+    def hook(k):
+        def record(_module, _inputs, out):
+            x = out.detach().double()
+            sums[k][0] += x.sum().item()
+            sums[k][1] += x.square().sum().item()
+            sums[k][2] += x.numel()
+        return record
+    handles = [(m.conv if flip == "response-before-bn" else m.bn).register_forward_hook(hook(k))
+               for k, m in enumerate(layers)]
+    with torch.no_grad(), autocast(bf16):
+        for x in eval_x.split(500):
+            net(layout(x))
+    for h in handles:
+        h.remove()
+    return torch.tensor([math.sqrt(max(q / n - (s / n) ** 2, 0.0)) for s, q, n in sums], dtype=torch.float64)
+
+
+def batch_segments(mode, n, b, steps):
+    """For steps 1..steps, the (epoch, first position, count) runs of the epochs' orders that each
+    batch takes: `partial` ceil(n/b) batches an epoch, the last one smaller; `drop` floor(n/b) full
+    ones; `wrap` the orders of consecutive epochs as one stream cut every b images."""
+    out = []
+    for i in range(steps):
+        if mode == "wrap":
+            start, left, segments = i * b, b, []
+            while left:
+                e, at = start // n + 1, start % n
+                k = min(left, n - at)
+                segments.append((e, at, k))
+                start, left = start + k, left - k
+            out.append(segments)
+        else:
+            per_epoch = -(-n // b) if mode == "partial" else n // b
+            e, k = i // per_epoch + 1, i % per_epoch
+            out.append([(e, k * b, min(b, n - k * b))])
+    return out
 
 
 def differences(a, b):
@@ -337,7 +454,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("dir", help="the folder tests/equivalence.rs wrote")
     ap.add_argument("--only", help="check only this run id")
-    ap.add_argument("--flip", choices=["bn-no-decay", "pad-front", "caffe-momentum", "bn-momentum", "per-channel-mean"])
+    ap.add_argument("--flip", choices=["bn-no-decay", "pad-front", "caffe-momentum", "bn-momentum", "per-channel-mean",
+                                       "partial-batch", "eval-in-train-mode", "response-before-bn", "warmup-cap-only"])
     a = ap.parse_args()
     with open(os.path.join(a.dir, "meta.json")) as f:
         meta = json.load(f)
