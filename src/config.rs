@@ -6,6 +6,11 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+/// CIFAR-10's training and test images: what `data` subsets and splits are checked against when a
+/// config is loaded, before any file is read (`data` reads these too).
+pub const TRAIN_IMAGES: usize = 50_000;
+pub const TEST_IMAGES: usize = 10_000;
+
 /// Plain nets stack conv pairs; residual nets add a shortcut around every pair.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -620,17 +625,17 @@ impl Config {
 
         let d = &self.data;
         let at = |k| vec![Key("data"), Key(k)];
-        if d.validation >= crate::data::TRAIN_IMAGES {
+        if d.validation >= TRAIN_IMAGES {
             return bad(
                 at("validation"),
                 format!(
                     "= {} leaves no training images; use 0 to {} (the paper: 5000)",
                     d.validation,
-                    crate::data::TRAIN_IMAGES - 1
+                    TRAIN_IMAGES - 1
                 ),
             );
         }
-        let left = crate::data::TRAIN_IMAGES - d.validation;
+        let left = TRAIN_IMAGES - d.validation;
         if let Some(n) = d.train_subset
             && (n == 0 || n > left)
         {
@@ -640,9 +645,9 @@ impl Config {
             );
         }
         if let Some(n) = d.test_subset
-            && (n == 0 || n > crate::data::TEST_IMAGES)
+            && (n == 0 || n > TEST_IMAGES)
         {
-            return bad(at("test_subset"), format!("= {n} must be 1 to {}", crate::data::TEST_IMAGES));
+            return bad(at("test_subset"), format!("= {n} must be 1 to {}", TEST_IMAGES));
         }
         let train_images = d.train_subset.unwrap_or(left);
         if self.batch_size > train_images {

@@ -7,6 +7,7 @@
 //! CIFAR-shaped files that tests write.
 
 use crate::config::LastBatch;
+pub use crate::config::{TEST_IMAGES, TRAIN_IMAGES};
 use anyhow::{Context, Result, bail, ensure};
 use serde::{Deserialize, Serialize};
 use std::fs;
@@ -17,8 +18,6 @@ use tch::{Device, Kind, Tensor};
 pub const TRAIN_FILES: [&str; 5] =
     ["data_batch_1.bin", "data_batch_2.bin", "data_batch_3.bin", "data_batch_4.bin", "data_batch_5.bin"];
 pub const TEST_FILE: &str = "test_batch.bin";
-pub const TRAIN_IMAGES: usize = 50_000;
-pub const TEST_IMAGES: usize = 10_000;
 const RECORDS_PER_FILE: usize = 10_000;
 /// One label byte, then 1024 red, 1024 green and 1024 blue bytes, each plane row-major 32x32.
 const RECORD: usize = 1 + 3 * 32 * 32;

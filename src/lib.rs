@@ -2,7 +2,8 @@
 //!
 //! The pipeline, one module a step: [`config`] (the sweep file) → [`plan`] (its runs) →
 //! [`data`] (CIFAR-10) → [`model`] (the nets) → [`train`] (the recipe, twins in lockstep)
-//! → [`record`] (Parquet and run.yaml) → [`report`] (what the records say, drawn by [`plot`]).
+//! → [`record`] (Parquet and run.yaml) → [`verdict`] and [`table6`] (what the records say) →
+//! [`report`] (REPORT.md and the figures, drawn by [`plot`]).
 //! [`backend`] holds the libtorch settings that change speed, not results; [`claim`],
 //! [`cluster`] and [`status`] let several processes share one sweep and say where it stands.
 
@@ -18,7 +19,9 @@ pub mod progress;
 pub mod record;
 pub mod report;
 pub mod status;
+pub mod table6;
 pub mod train;
+pub mod verdict;
 
 /// Fault injection for the crash-safety tests (tests/crash.rs): when the environment variable
 /// `RESDEG_CRASH_AT` equals the point's name (`iteration:7`, `write:curves.parquet`, …), the process
