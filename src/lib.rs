@@ -1,13 +1,15 @@
 //! resdeg: the CIFAR-10 degradation study of He et al. (2015), plain against residual nets.
 //!
 //! The pipeline, one module a step: [`config`] (the sweep file) → [`plan`] (its runs) →
-//! [`data`] (CIFAR-10) → [`model`] (the nets) → [`train`] (the recipe, twins in lockstep)
+//! [`data`] (CIFAR-10) → [`model`] (the nets) → [`train`] (the recipe, twins in lockstep;
+//! [`checkpoint`] its files)
 //! → [`record`] (Parquet and run.yaml) → [`verdict`] and [`table6`] (what the records say) →
 //! [`report`] (REPORT.md and the figures, drawn by [`plot`]).
 //! [`backend`] holds the libtorch settings that change speed, not results; [`claim`],
 //! [`cluster`] and [`status`] let several processes share one sweep and say where it stands.
 
 pub mod backend;
+pub mod checkpoint;
 pub mod claim;
 pub mod cluster;
 pub mod config;

@@ -5,7 +5,7 @@ use resdeg::data::{self, Cifar10};
 use resdeg::progress::Progress;
 use resdeg::record::Status;
 use resdeg::train::Control;
-use resdeg::{backend, claim, cluster, plan, record, report, train};
+use resdeg::{backend, checkpoint, claim, cluster, plan, record, report, train};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -214,7 +214,7 @@ fn run(cli: Cli) -> Result<()> {
             continue;
         }
         let checkpoint = record::checkpoint_path(&cfg, &todo);
-        let resumed = train::checkpoint_position(&checkpoint)
+        let resumed = checkpoint::position(&checkpoint)
             .ok()
             .map(|at| record::Resumed::from_checkpoint(&checkpoint, at.iteration));
         let info = |run| record::RunInfo::sitting(run, &cfg, &identity, env.clone(), resumed.clone());

@@ -3,11 +3,11 @@
 //! It takes no lock and writes nothing, so it can run from a login node while workers or array
 //! tasks train, without ever getting in their way.
 
+use crate::checkpoint;
 use crate::claim::{self, Holder};
 use crate::config::Config;
 use crate::plan::{Run, duration};
 use crate::record::{self, RunInfo};
-use crate::train;
 use std::fmt::Write as _;
 use std::time::SystemTime;
 
@@ -40,7 +40,7 @@ pub fn lines(cfg: &Config, runs: &[Run]) -> Vec<Line> {
                 return Line { run_id: run.id.clone(), state, detail: format!("ended {ended}{sittings}") };
             }
             let checkpoint = record::checkpoints_of(cfg, run).into_iter().next();
-            let at = checkpoint.as_deref().and_then(|p| train::checkpoint_position(p).ok());
+            let at = checkpoint.as_deref().and_then(|p| checkpoint::position(p).ok());
             let age = checkpoint.as_deref().or(info.as_ref().map(|_| yaml.as_path())).and_then(age_s);
             let mut detail = String::new();
             if let Some(p) = &at {

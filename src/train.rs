@@ -4,6 +4,7 @@
 //! After every epoch the whole group is checkpointed in one file, so a rerun resumes exactly.
 
 use crate::backend;
+use crate::checkpoint::{self, GroupState, MemberState};
 use crate::config::{self, Config};
 use crate::data::{Augmentation, EpochDraw, Segment, Split, epoch_batches, normalize};
 use crate::model::{self, Net, Responses};
@@ -11,7 +12,6 @@ use crate::plan::Run;
 use crate::progress::Progress;
 use crate::record::{EpochRecord, Outcome, Status, WarmupEnd};
 use anyhow::{Context, Result, ensure};
-use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 use tch::{Device, Kind, Reduction, Tensor, nn};
@@ -151,28 +151,6 @@ struct Member {
     state: MemberState,
     loss_sum: Tensor,
     wrong: Tensor,
-}
-
-/// The part of a member's state that is not tensors; saved in the checkpoint.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct MemberState {
-    run_id: String,
-    status: Status,
-    /// The last batch errors while the group warms up.
-    window: Vec<f64>,
-    curves: Vec<EpochRecord>,
-}
-
-/// Where the group stands after an epoch; saved in the checkpoint with every member's tensors.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct GroupState {
-    epoch: u64,
-    iteration: u64,
-    elapsed_s: f64,
-    /// Twins share one schedule, so the warm-up is the group's: see [`train_lockstep`].
-    warming: bool,
-    warmup_end: Option<WarmupEnd>,
-    members: Vec<MemberState>,
 }
 
 /// How a lockstep group is run: where it checkpoints, and (for tests) where it stops early.
@@ -472,86 +450,47 @@ fn epoch_line(run: &Run, r: &EpochRecord, total: u64, status: Status) -> String 
     )
 }
 
-/// Where a group stands, from its checkpoint's state alone (`--status`).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Position {
-    pub epoch: u64,
-    pub iteration: u64,
-    pub elapsed_s: f64,
-    /// Training images per second through each net in the last epoch.
-    pub images_per_s: f64,
-}
-
-/// Reads a group checkpoint's state without loading its tensors: the safetensors header (JSON,
-/// which the YAML parser reads) gives the state's byte range, and only those bytes are read.
-pub fn checkpoint_position(path: &Path) -> Result<Position> {
-    use std::io::{Read, Seek, SeekFrom};
-    let mut f = std::fs::File::open(path)?;
-    let mut len = [0u8; 8];
-    f.read_exact(&mut len)?;
-    let len = u64::from_le_bytes(len);
-    ensure!(len < 1 << 30, "{} is not a safetensors file", path.display());
-    let mut header = vec![0u8; len as usize];
-    f.read_exact(&mut header)?;
-    let header: serde_norway::Value = serde_norway::from_slice(&header)?;
-    let offsets = header["state"]["data_offsets"].as_sequence().context("checkpoint without state")?;
-    let (a, b) = (offsets[0].as_u64().unwrap_or(0), offsets[1].as_u64().unwrap_or(0));
-    let mut state = vec![0u8; b.saturating_sub(a) as usize];
-    f.seek(SeekFrom::Start(8 + len + a))?;
-    f.read_exact(&mut state)?;
-    let g: GroupState = serde_norway::from_slice(&state)?;
-    let images_per_s =
-        g.members.iter().filter_map(|m| m.curves.last()).map(|r| r.images_per_s).fold(0.0, f64::max);
-    Ok(Position { epoch: g.epoch, iteration: g.iteration, elapsed_s: g.elapsed_s, images_per_s })
-}
-
-/// Writes every member's variables and momentum buffers, and the group state, to one file
-/// (temporary name, then rename: a crash leaves the previous checkpoint whole).
+/// Writes every member's variables and momentum buffers with the group state.
 fn save_checkpoint(path: &Path, mut g: GroupState, members: &[Member]) -> Result<()> {
     let mut named: Vec<(String, Tensor)> = Vec::new();
     for (k, m) in members.iter().enumerate() {
         g.members.push(m.state.clone());
         for (name, t) in m.learner.vs.variables() {
             // safetensors stores contiguous tensors; loading copies back into the live layout.
-            named.push((format!("m{k}.var.{name}"), t.contiguous()));
+            named.push((checkpoint::var_key(k, &name), t.contiguous()));
         }
         for (name, b) in m.learner.momentum_buffers() {
-            named.push((format!("m{k}.momentum.{name}"), b.contiguous()));
+            named.push((checkpoint::momentum_key(k, name), b.contiguous()));
         }
     }
-    let state = serde_norway::to_string(&g)?;
-    named.push(("state".into(), Tensor::from_slice(state.as_bytes())));
-    crate::record::write_atomic(path, |tmp| {
-        Tensor::write_safetensors(&named, tmp)
-            .with_context(|| format!("cannot write checkpoint {}", tmp.display()))
-    })
+    checkpoint::save(path, &g, named)
 }
 
+/// Restores every member from the group's checkpoint; returns the group state.
 fn load_checkpoint(path: &Path, members: &mut [Member]) -> Result<GroupState> {
-    let bad = || {
-        format!(
-            "checkpoint {} is unreadable; delete it (or rerun with --fresh) to start over",
-            path.display()
-        )
-    };
-    let named = Tensor::read_safetensors(path).with_context(bad)?;
-    let find = |name: &str| named.iter().find(|(n, _)| n == name).map(|(_, t)| t);
-    let state = find("state").with_context(bad)?;
-    let g: GroupState = serde_norway::from_slice(&Vec::<u8>::try_from(state)?).with_context(bad)?;
+    let (g, named) = checkpoint::load(path)?;
     let ids: Vec<&str> = g.members.iter().map(|m| m.run_id.as_str()).collect();
     ensure!(
         ids == members.iter().map(|m| m.run.id.as_str()).collect::<Vec<_>>(),
         "checkpoint {} holds runs {ids:?}, not this group; delete it (or rerun with --fresh)",
         path.display()
     );
+    let find = |name: String| {
+        named.iter().find(|(n, _)| *n == name).map(|(_, t)| t).with_context(|| {
+            format!(
+                "checkpoint {} lacks {name}; delete it (or rerun with --fresh) to start over",
+                path.display()
+            )
+        })
+    };
     tch::no_grad(|| -> Result<()> {
         for (k, m) in members.iter_mut().enumerate() {
             for (name, mut t) in m.learner.vs.variables() {
-                t.copy_(find(&format!("m{k}.var.{name}")).with_context(bad)?);
+                t.copy_(find(checkpoint::var_key(k, &name))?);
             }
             let sgd = &mut m.learner.sgd;
             for (name, b) in sgd.names.iter().zip(&mut sgd.buffers) {
-                b.copy_(find(&format!("m{k}.momentum.{name}")).with_context(bad)?);
+                b.copy_(find(checkpoint::momentum_key(k, name))?);
             }
             m.state = g.members[k].clone();
         }
@@ -786,11 +725,9 @@ mod tests {
         let ck = dir.join("ck.safetensors");
         assert!(train(&c, &split, &runs, Some(ck.clone()), Some(1)).is_none());
         assert!(ck.is_file());
-        let named = Tensor::read_safetensors(&ck).unwrap();
-        let state = &named.iter().find(|(n, _)| n == "state").unwrap().1;
-        let saved: GroupState = serde_norway::from_slice(&Vec::<u8>::try_from(state).unwrap()).unwrap();
+        let (saved, _) = checkpoint::load(&ck).unwrap();
         assert_eq!((saved.epoch, saved.iteration, saved.members.len()), (1, 6, 2));
-        let at = checkpoint_position(&ck).unwrap();
+        let at = checkpoint::position(&ck).unwrap();
         assert_eq!((at.epoch, at.iteration, at.elapsed_s), (1, 6, saved.elapsed_s));
         assert!(at.images_per_s > 0.0);
         let resumed = train(&c, &split, &runs, Some(ck.clone()), None).unwrap();
