@@ -5,7 +5,7 @@
 //! [`checkpoint`] its files)
 //! → [`record`] (Parquet and run.yaml) → [`verdict`] and [`table6`] (what the records say) →
 //! [`report`] (REPORT.md and the figures, drawn by [`plot`]).
-//! [`backend`] holds the libtorch settings that change speed, not results; [`claim`],
+//! [`sweep`] runs that pipeline for a whole sweep. [`backend`] holds the libtorch settings that change speed, not results; [`claim`],
 //! [`cluster`] and [`status`] let several processes share one sweep and say where it stands.
 
 pub mod backend;
@@ -21,6 +21,7 @@ pub mod progress;
 pub mod record;
 pub mod report;
 pub mod status;
+pub mod sweep;
 pub mod table6;
 pub mod train;
 pub mod verdict;

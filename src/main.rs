@@ -1,11 +1,10 @@
 use anyhow::{Context, Result, bail};
 use clap::Parser;
 use resdeg::config::{self, Config};
-use resdeg::data::{self, Cifar10};
+use resdeg::data;
 use resdeg::progress::Progress;
 use resdeg::record::Status;
-use resdeg::train::Control;
-use resdeg::{backend, checkpoint, claim, cluster, plan, record, report, train};
+use resdeg::{backend, claim, cluster, plan, record, report, sweep, train};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -147,97 +146,11 @@ fn run(cli: Cli) -> Result<()> {
         return Ok(());
     }
     let progress = Progress::new(cli.quiet, runs.len() as u64);
-    for path in claim::prepare(&cfg)? {
-        progress.line(&format!("removed {} (left by a crashed process)", path.display()));
-    }
-    if cli.fresh {
-        forget(&cfg, &runs)?;
-    }
-    // Refuse a results folder of a different config now, not after loading the data.
-    for run in &runs {
-        record::already_done(&cfg, run)?;
-    }
-
-    let dir = data::resolve_dir(&cfg.data.dir);
-    data::ensure_present(&dir, cfg.data.download)?;
-    let split = Cifar10::load(&dir)?
-        .split(cfg.data.validation, cfg.data.train_subset, cfg.data.test_subset)?
-        .to_device(device);
-    // After the files' own checks, which say more about a damaged file than its checksum does.
-    let identity = data::identify(&dir)?;
-    for run in &runs {
-        record::check_same_data(&cfg, run, &identity)?;
-    }
-    progress.line(&format!(
-        "experiment {}: {} runs on {} ({} threads); {} training images, evaluating on {} {} images",
-        cfg.name,
-        runs.len(),
-        plan::device_name(device),
-        tch::get_num_threads(),
-        split.train_images.size()[0],
-        split.eval_images.size()[0],
-        if split.evaluates_on_validation { "validation" } else { "test" }
-    ));
-    progress.line(&format!("data: {} ({})", identity.what, identity.dir.display()));
-    let env = record::Environment::here(&plan::device_name(device));
-    let mut outcomes = Vec::new();
-    let mut elsewhere = 0;
-    for group in plan::lockstep_groups(&runs) {
-        let ids = group.iter().map(|r| r.id.as_str()).collect::<Vec<_>>().join(" + ");
-        // Held until the group's records are written: no other worker trains these runs meanwhile.
-        let _claim = match claim::claim(&cfg, group)? {
-            Ok(c) => c,
-            Err(holder) => {
-                progress.line(&format!("{ids}: being trained by another worker ({holder}), skipped"));
-                elsewhere += group.len();
-                progress.runs_done(group.len() as u64);
-                continue;
-            }
-        };
-        for path in claim::remove_stale(&cfg, group)? {
-            progress.line(&format!("removed {} (left by a crashed process)", path.display()));
-        }
-        let mut todo = Vec::new();
-        for run in group {
-            if record::already_done(&cfg, run)? {
-                progress.line(&format!(
-                    "{}: already done, skipped ({})",
-                    run.id,
-                    record::run_dir(&cfg, run).display()
-                ));
-            } else {
-                todo.push(run.clone());
-            }
-        }
-        progress.runs_done((group.len() - todo.len()) as u64);
-        if todo.is_empty() {
-            continue;
-        }
-        let checkpoint = record::checkpoint_path(&cfg, &todo);
-        let resumed = checkpoint::position(&checkpoint)
-            .ok()
-            .map(|at| record::Resumed::from_checkpoint(&checkpoint, at.iteration));
-        let info = |run| record::RunInfo::sitting(run, &cfg, &identity, env.clone(), resumed.clone());
-        let infos: Vec<record::RunInfo> = todo.iter().map(info).collect();
-        for (run, i) in todo.iter().zip(&infos) {
-            record::write_run_info(&cfg, run, i)?;
-        }
-        let control = Control { checkpoint: Some(checkpoint.clone()), ..Control::new(&progress) };
-        let Some(ended) = train::train_lockstep(&cfg, &todo, &split, device, &control)? else {
-            bail!("training stopped before the end without a reason");
-        };
-        for (o, i) in ended.into_iter().zip(infos) {
-            record::write_outcome(&cfg, &o, i)?;
-            outcomes.push(o);
-        }
-        let _ = std::fs::remove_file(&checkpoint);
-        record::gather_curves(&cfg)?;
-        progress.runs_done(todo.len() as u64);
-    }
+    let done = sweep::train(&cfg, &runs, device, cli.fresh, &progress)?;
     progress.finish();
 
     println!("\n{:<20} {:>9} {:>14} {:>13}", "run id", "status", "train error %", "test error %");
-    for o in &outcomes {
+    for o in &done.outcomes {
         let last = o.curves.last();
         let pct = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{:.2}", 100.0 * v));
         let status = if o.status == Status::Diverged { "diverged" } else { "finished" };
@@ -250,9 +163,10 @@ fn run(cli: Cli) -> Result<()> {
         );
     }
     println!("records: {}", record::experiment_dir(&cfg).display());
-    if elsewhere > 0 {
+    if done.elsewhere > 0 {
         println!(
-            "{elsewhere} run(s) were being trained by other workers; once they end, `resdeg {file} --report` draws everything"
+            "{} run(s) were being trained by other workers; once they end, `resdeg {file} --report` draws everything",
+            done.elsewhere
         );
     }
     if !cli.worker {
@@ -299,21 +213,6 @@ fn print_report(cfg: &Config) -> Result<()> {
     Ok(())
 }
 
-/// --fresh: deletes the selected runs' records and checkpoints, each under its claim, so that a
-/// run another worker is training is never deleted under it.
-fn forget(cfg: &Config, runs: &[plan::Run]) -> Result<()> {
-    for run in runs {
-        match claim::claim(cfg, std::slice::from_ref(run))? {
-            Ok(_claim) => record::forget(cfg, run)?,
-            Err(holder) => bail!(
-                "--fresh: {} is being trained by another worker ({holder}); stop it first, or leave out --fresh",
-                run.id
-            ),
-        }
-    }
-    Ok(())
-}
-
 /// `--devices` with several entries: one worker process per device, then the report.
 fn run_workers(cli: &Cli, cfg: &Config, runs: &[plan::Run], devices: &[String]) -> Result<()> {
     let names: Vec<config::Device> =
@@ -339,7 +238,7 @@ fn run_workers(cli: &Cli, cfg: &Config, runs: &[plan::Run], devices: &[String]) 
     }
     claim::prepare(cfg)?;
     if cli.fresh {
-        forget(cfg, runs)?;
+        sweep::forget(cfg, runs)?;
     }
     let only = cli.only.as_ref().map(|g| g.join(","));
     let w = cluster::WorkerArgs { config: &cli.config, only: only.as_deref(), threads };
