@@ -424,10 +424,13 @@ pub fn write_run_info(cfg: &Config, run: &Run, info: &RunInfo) -> Result<()> {
     write_text(&run_dir(cfg, run).join("run.yaml"), &text)
 }
 
-/// Whether two configs describe the same science (they may differ in where and how fast they run).
+/// Whether two configs describe the same science (they may differ in where and how fast they run,
+/// and in how many seeds they hold: a run's seed is in its name, so adding seeds replicates the
+/// same runs rather than changing them).
 fn same_experiment(a: &Config, b: &Config) -> bool {
     let strip = |c: &Config| {
         let mut c = c.clone();
+        c.seeds = vec![];
         (c.device, c.devices, c.threads, c.channels_last) = (String::new(), vec![], None, None);
         (c.results_dir, c.plots_dir, c.data.dir, c.data.download) =
             (PathBuf::new(), PathBuf::new(), PathBuf::new(), false);
@@ -593,6 +596,17 @@ mod tests {
 
     fn run() -> Run {
         Run { id: "residual-8-A-s3".into(), arch: Arch::Residual, depth: 8, shortcut: Shortcut::A, seed: 3 }
+    }
+
+    #[test]
+    fn more_seeds_are_the_same_experiment_other_recipes_are_not() {
+        let a = Config::parse("name: x\ndepths: [20]\n", Path::new("x.yaml"), "x").unwrap();
+        let mut b = a.clone();
+        b.seeds = vec![0, 1, 2];
+        b.threads = Some(1);
+        assert!(same_experiment(&a, &b));
+        b.schedule.iterations += 1;
+        assert!(!same_experiment(&a, &b));
     }
 
     #[test]
