@@ -4,7 +4,7 @@ use resdeg::config::{self, Config};
 use resdeg::data;
 use resdeg::progress::Progress;
 use resdeg::record::Status;
-use resdeg::{backend, claim, cluster, plan, record, report, sweep, train};
+use resdeg::{backend, claim, cluster, cost, plan, record, report, sweep};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -185,10 +185,10 @@ fn print_plan(cfg: &Config, runs: &[plan::Run], on: &str, device: tch::Device, w
         cfg.schedule.iterations,
         cfg.batch_size
     );
-    let cost = train::measure_step(cfg, device);
+    let step = cost::measure_step(cfg, device);
     let (train, eval) = data::images_in_use(cfg);
     let times: Vec<f64> =
-        runs.iter().map(|r| train::estimate_s(cfg, r, &cost, train as u64, eval as u64)).collect();
+        runs.iter().map(|r| cost::estimate_s(cfg, r, &step, train as u64, eval as u64)).collect();
     print!("{}", plan::table(runs, Some(&times)));
     let total: f64 = times.iter().sum();
     let split = if workers > 1 {
@@ -200,8 +200,8 @@ fn print_plan(cfg: &Config, runs: &[plan::Run], on: &str, device: tch::Device, w
         "estimated: {} in all{split}, from residual-20 measured here at {:.0} ms a step and {:.2} ms an \
          evaluated image, scaled by multiply-adds; {train} training and {eval} evaluation images",
         plan::duration(total),
-        1e3 * cost.train_step_s,
-        1e3 * cost.eval_image_s
+        1e3 * step.train_step_s,
+        1e3 * step.eval_image_s
     );
 }
 

@@ -150,6 +150,13 @@ impl Net {
         w.stride()[1] == 1 && w.size()[1] > 1
     }
 
+    /// Inputs in the layout and precision of the net's weights (channels-last when its first conv
+    /// is).
+    pub fn inputs(&self, xs: Tensor) -> Tensor {
+        let xs = xs.to_kind(self.kind());
+        if self.is_channels_last() { channels_last(&xs) } else { xs }
+    }
+
     /// The forward pass; with `responses`, also accumulates the statistics of every 3x3 conv's
     /// output after its BN and before the ReLU / addition, in network order (the paper's Fig. 7).
     pub fn forward_recording(

@@ -3,23 +3,21 @@
 //! on the identical sequence of augmented batches, so that their curves are a paired comparison.
 //! After every epoch the whole group is checkpointed in one file, so a rerun resumes exactly.
 
-use crate::backend;
 use crate::checkpoint::{self, GroupState, MemberState};
 use crate::config::{self, Config};
 use crate::data::{Augmentation, EpochDraw, Segment, Split, epoch_batches, normalize};
-use crate::model::{self, Net, Responses};
+use crate::learner::Learner;
+use crate::measure::{evaluate, layer_responses};
 use crate::plan::Run;
 use crate::progress::Progress;
 use crate::record::{EpochRecord, Outcome, Status, WarmupEnd};
 use anyhow::{Context, Result, ensure};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
-use tch::{Device, Kind, Reduction, Tensor, nn};
+use tch::{Device, Kind, Tensor};
 
 /// Batches over which the warm-up's running training error is averaged.
 pub const WARMUP_WINDOW: usize = 20;
-/// Images per forward pass when evaluating (no gradients, so larger than training batches).
-const EVAL_BATCH: i64 = 500;
 
 /// The learning rate at `iteration` (0-based): `lr` times `gamma` for every milestone reached;
 /// while warming up, the warm-up rate unless the milestones already ask for less.
@@ -32,116 +30,6 @@ pub fn learning_rate(opt: &config::Optimizer, s: &config::Schedule, iteration: u
 /// Whether a net of this depth starts with the warm-up rate.
 pub fn warms_up(s: &config::Schedule, depth: u32) -> bool {
     s.warmup.enabled && depth >= s.warmup.min_depth
-}
-
-/// SGD with momentum as PyTorch's `torch.optim.SGD` (dampening 0, weight decay added to the
-/// gradient, optional Nesterov), written out because tch's optimizer keeps its momentum buffers out
-/// of reach and a checkpoint needs them.
-struct Sgd {
-    /// Trainable variables by name (sorted), so that checkpoints and tests can name the buffers.
-    names: Vec<String>,
-    params: Vec<Tensor>,
-    buffers: Vec<Tensor>,
-    momentum: f64,
-    weight_decay: f64,
-    nesterov: bool,
-}
-
-impl Sgd {
-    fn new(vs: &nn::VarStore, o: &config::Optimizer) -> Sgd {
-        let mut named: Vec<(String, Tensor)> =
-            vs.variables().into_iter().filter(|(_, t)| t.requires_grad()).collect();
-        named.sort_by(|a, b| a.0.cmp(&b.0));
-        let (names, params): (Vec<String>, Vec<Tensor>) = named.into_iter().unzip();
-        let buffers = params.iter().map(Tensor::zeros_like).collect();
-        Sgd {
-            names,
-            params,
-            buffers,
-            momentum: o.momentum,
-            weight_decay: o.weight_decay,
-            nesterov: o.nesterov,
-        }
-    }
-
-    fn step(&mut self, lr: f64) {
-        tch::no_grad(|| {
-            for (p, buf) in self.params.iter_mut().zip(&mut self.buffers) {
-                let g = p.grad();
-                if !g.defined() {
-                    continue;
-                }
-                let mut d = if self.weight_decay != 0.0 { &g + &*p * self.weight_decay } else { g };
-                if self.momentum != 0.0 {
-                    // A zero buffer makes the first step's buffer the gradient, as PyTorch's does.
-                    *buf *= self.momentum;
-                    *buf += &d;
-                    d = if self.nesterov { d + &*buf * self.momentum } else { buf.shallow_clone() };
-                }
-                *p -= d * lr;
-            }
-        });
-    }
-
-    fn zero_grad(&mut self) {
-        for p in &mut self.params {
-            p.zero_grad();
-        }
-    }
-}
-
-/// A net with its variables and optimizer: what one training step needs.
-pub struct Learner {
-    pub vs: nn::VarStore,
-    pub net: Net,
-    sgd: Sgd,
-    /// Forward passes under bfloat16 autocast (the config's `bf16`).
-    bf16: bool,
-}
-
-impl Learner {
-    /// Builds `run`'s net from its seed (so twins start from the same weights), in the memory
-    /// format that `backend` chose for `device`, with variables of `kind` (Float to train).
-    pub fn new(cfg: &Config, run: &Run, device: Device, kind: Kind) -> Learner {
-        tch::manual_seed(run.seed as i64);
-        let mut vs = nn::VarStore::new(device);
-        let net = model::net(&vs.root(), run.arch, run.depth, run.shortcut);
-        if kind != Kind::Float {
-            vs.set_kind(kind);
-        }
-        if backend::channels_last(cfg, device) {
-            model::make_channels_last(&vs);
-        }
-        let sgd = Sgd::new(&vs, &cfg.optimizer);
-        Learner { vs, net, sgd, bf16: cfg.bf16 }
-    }
-
-    /// The autocast that every forward pass of this net runs under, if any; one per pass, so
-    /// that its cached bf16 weights never outlive an SGD step.
-    fn autocast(&self) -> Option<backend::Bf16Autocast> {
-        self.bf16.then(|| backend::Bf16Autocast::new(self.vs.device()))
-    }
-
-    /// Forward, loss, backward and SGD step on one batch; returns the loss and the logits, still
-    /// on the device (reading them back would cost a host synchronisation).
-    pub fn step(&mut self, xs: &Tensor, ys: &Tensor, lr: f64) -> (Tensor, Tensor) {
-        let (loss, logits) = {
-            let _bf16 = self.autocast();
-            let logits = xs.apply_t(&self.net, true);
-            // ATen's cross_entropy, as F.cross_entropy (tch's cross_entropy_for_logits would take
-            // the log-softmax in fp32 whatever the logits' precision); autocast computes it in fp32.
-            (logits.cross_entropy_loss::<Tensor>(ys, None, Reduction::Mean, -100, 0.0), logits)
-        };
-        self.sgd.zero_grad();
-        loss.backward();
-        self.sgd.step(lr);
-        (loss.detach(), logits.detach())
-    }
-
-    /// The momentum buffer of every trainable variable, by variable name.
-    pub fn momentum_buffers(&self) -> impl Iterator<Item = (&str, &Tensor)> {
-        self.sgd.names.iter().map(String::as_str).zip(&self.sgd.buffers)
-    }
 }
 
 /// A learner with its run and the sums of the current epoch, kept on the device.
@@ -261,7 +149,7 @@ pub fn train_lockstep(
                 &take(|d| &d.dx),
                 &take(|d| &d.flip),
             );
-            let xs = layout(&members[0].learner.net, xs);
+            let xs = members[0].learner.net.inputs(xs);
             let ys = split.train_labels.index_select(0, &idx);
             let lr = learning_rate(&cfg.optimizer, &cfg.schedule, iteration, warming);
             for (member, (m, lr_seen)) in members.iter_mut().zip(&mut lrs).enumerate() {
@@ -421,13 +309,6 @@ fn warmup_ends(cfg: &Config, members: &[Member], iteration: u64) -> Option<Warmu
     })
 }
 
-/// Inputs in the layout and precision the net's weights have (channels-last when its first conv
-/// is).
-fn layout(net: &Net, xs: Tensor) -> Tensor {
-    let xs = xs.to_kind(net.kind());
-    if net.is_channels_last() { model::channels_last(&xs) } else { xs }
-}
-
 fn label(runs: &[Run]) -> String {
     runs.iter().map(|r| r.id.as_str()).collect::<Vec<_>>().join(" + ")
 }
@@ -488,8 +369,7 @@ fn load_checkpoint(path: &Path, members: &mut [Member]) -> Result<GroupState> {
             for (name, mut t) in m.learner.vs.variables() {
                 t.copy_(find(checkpoint::var_key(k, &name))?);
             }
-            let sgd = &mut m.learner.sgd;
-            for (name, b) in sgd.names.iter().zip(&mut sgd.buffers) {
+            for (name, b) in m.learner.momentum_buffers_mut() {
                 b.copy_(find(checkpoint::momentum_key(k, name))?);
             }
             m.state = g.members[k].clone();
@@ -499,114 +379,9 @@ fn load_checkpoint(path: &Path, members: &mut [Member]) -> Result<GroupState> {
     Ok(g)
 }
 
-/// What a dry run needs to estimate times: seconds per training step and per evaluated image of
-/// one reference net (residual-20, option A) on the device, from a few steps on random images.
-#[derive(Debug, Clone, Copy)]
-pub struct StepCost {
-    pub train_step_s: f64,
-    pub eval_image_s: f64,
-    /// Multiply-adds per image of the reference net: other nets scale by theirs.
-    pub flops: u64,
-}
-
-/// Times 3 training steps (after 1 untimed) and 2 evaluation batches of residual-20 on `device`
-/// with the config's batch size and backend settings.
-pub fn measure_step(cfg: &Config, device: Device) -> StepCost {
-    let run = Run::new(config::Arch::Residual, 20, config::Shortcut::A, 0);
-    let mut l = Learner::new(cfg, &run, device, Kind::Float);
-    let b = cfg.batch_size as i64;
-    let xs = layout(&l.net, Tensor::randn([b, 3, 32, 32], (Kind::Float, device)));
-    let ys = Tensor::randint(10, [b], (Kind::Int64, device));
-    let sync = || {
-        if let Device::Cuda(i) = device {
-            tch::Cuda::synchronize(i as i64);
-        }
-    };
-    let timed = |reps: usize, f: &mut dyn FnMut()| {
-        f();
-        sync();
-        let t0 = Instant::now();
-        for _ in 0..reps {
-            f();
-        }
-        sync();
-        t0.elapsed().as_secs_f64() / reps as f64
-    };
-    // Plain SGD at a tiny rate: random labels must not make the net's numbers blow up.
-    let train_step_s = timed(3, &mut || {
-        let _ = l.step(&xs, &ys, 1e-6);
-    });
-    let images = Tensor::randint(256, [EVAL_BATCH, 3, 32, 32], (Kind::Uint8, device));
-    let mean = Tensor::zeros([3, 32, 32], (Kind::Float, device));
-    let eval_s = timed(2, &mut || {
-        let _ = logits(&l, &images, &mean);
-    });
-    StepCost { train_step_s, eval_image_s: eval_s / EVAL_BATCH as f64, flops: run.flops() }
-}
-
-/// Estimated seconds to train `run` under `cfg` with `train_images` and `eval_images`, from the
-/// reference cost scaled by multiply-adds (measured on the CPU: ResNet-56 steps take 2.8x and
-/// ResNet-110 5.5x ResNet-20's, against 3.1x and 6.2x the multiply-adds, so deep nets come out
-/// up to ~10% high).
-pub fn estimate_s(cfg: &Config, run: &Run, cost: &StepCost, train_images: u64, eval_images: u64) -> f64 {
-    let scale = run.flops() as f64 / cost.flops as f64;
-    let its = cfg.schedule.iterations;
-    let per_epoch = crate::data::iterations_per_epoch(cfg.last_batch, train_images, cfg.batch_size as u64);
-    let epochs = (its as f64 / per_epoch).ceil() as u64;
-    // Evaluated every eval_every epochs and after the last, plus the layer responses at the end.
-    let evals = epochs / cfg.eval_every as u64
-        + u64::from(!epochs.is_multiple_of(cfg.eval_every as u64))
-        + u64::from(cfg.layer_responses);
-    scale * (its as f64 * cost.train_step_s + (evals * eval_images) as f64 * cost.eval_image_s)
-}
-
-/// Eval-mode logits of the learner's net on uint8 images (one forward pass: keep `images` to a
-/// batch).
-pub fn logits(l: &Learner, images: &Tensor, mean: &Tensor) -> Tensor {
-    let _guard = tch::no_grad_guard();
-    let _bf16 = l.autocast();
-    layout(&l.net, normalize(images, mean)).apply_t(&l.net, false)
-}
-
-/// Mean loss and error of the learner's net in eval mode (BN running statistics) on uint8 images.
-pub fn evaluate(l: &Learner, images: &Tensor, labels: &Tensor, mean: &Tensor) -> (f64, f64) {
-    let _guard = tch::no_grad_guard();
-    let n = images.size()[0];
-    let mut loss = Tensor::zeros([], (Kind::Double, images.device()));
-    let mut wrong = Tensor::zeros([], (Kind::Int64, images.device()));
-    for at in (0..n).step_by(EVAL_BATCH as usize) {
-        let len = EVAL_BATCH.min(n - at);
-        let logits = logits(l, &images.narrow(0, at, len), mean);
-        // Under bf16 autocast the logits are bf16; the loss is taken in fp32, as in training.
-        let logits = if logits.kind() == Kind::BFloat16 { logits.to_kind(Kind::Float) } else { logits };
-        let ys = labels.narrow(0, at, len);
-        loss +=
-            logits.cross_entropy_loss::<Tensor>(&ys, None, Reduction::Sum, -100, 0.0).to_kind(Kind::Double);
-        wrong += logits.argmax(-1, false).ne_tensor(&ys).sum(Kind::Int64);
-    }
-    (loss.double_value(&[]) / n as f64, wrong.int64_value(&[]) as f64 / n as f64)
-}
-
-/// The std of every 3x3 layer's response (after BN, before ReLU / addition) over `images`.
-pub fn layer_responses(l: &Learner, images: &Tensor, mean: &Tensor) -> Vec<model::LayerStd> {
-    let _guard = tch::no_grad_guard();
-    let net = &l.net;
-    let mut r = Responses::default();
-    let n = images.size()[0];
-    for at in (0..n).step_by(EVAL_BATCH as usize) {
-        let len = EVAL_BATCH.min(n - at);
-        let xs = layout(net, normalize(&images.narrow(0, at, len), mean));
-        let _bf16 = l.autocast();
-        let _ = net.forward_recording(&xs, false, Some(&mut r));
-        r.end_batch();
-    }
-    r.stds()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{Arch, Shortcut};
     use crate::data::{Cifar10, write_synthetic};
 
     fn cfg(text: &str) -> Config {
@@ -626,41 +401,6 @@ mod tests {
         assert!(!warms_up(&c.schedule, 56) && warms_up(&c.schedule, 110) && warms_up(&c.schedule, 1202));
         let off = cfg("depths: [110]\nschedule:\n  warmup:\n    enabled: false\n");
         assert!(!warms_up(&off.schedule, 110));
-    }
-
-    /// Our SGD against tch's (libtorch's C++ torch::optim::SGD) on the same net and batches.
-    #[test]
-    fn sgd_matches_libtorch() {
-        use tch::nn::OptimizerConfig;
-        let _rng = crate::torch_rng_lock();
-        let xs = Tensor::randn([8, 3, 32, 32], (Kind::Float, Device::Cpu));
-        let ys = Tensor::from_slice(&[0i64, 1, 2, 3, 4, 5, 6, 7]);
-        for nesterov in [false, true] {
-            let o = config::Optimizer { lr: 0.1, momentum: 0.9, weight_decay: 1e-4, nesterov };
-            let build = || {
-                tch::manual_seed(1);
-                let vs = nn::VarStore::new(Device::Cpu);
-                let net = model::net(&vs.root(), Arch::Residual, 8, Shortcut::B);
-                (vs, net)
-            };
-            let (vs_a, net_a) = build();
-            let (vs_b, net_b) = build();
-            let mut ours = Sgd::new(&vs_a, &o);
-            let mut theirs =
-                nn::Sgd { momentum: 0.9, dampening: 0.0, wd: 1e-4, nesterov }.build(&vs_b, 0.1).unwrap();
-            for step in 0..3 {
-                let lr = if step == 2 { 0.01 } else { 0.1 };
-                ours.zero_grad();
-                xs.apply_t(&net_a, true).cross_entropy_for_logits(&ys).backward();
-                ours.step(lr);
-                theirs.set_lr(lr);
-                theirs.backward_step(&xs.apply_t(&net_b, true).cross_entropy_for_logits(&ys));
-            }
-            let (a, b) = (vs_a.variables(), vs_b.variables());
-            for (name, t) in &a {
-                assert!(t.allclose(&b[name], 1e-5, 1e-6, false), "{name} (nesterov {nesterov})");
-            }
-        }
     }
 
     fn tiny() -> (Config, Split, Vec<Run>, PathBuf) {
@@ -825,23 +565,6 @@ mod tests {
                 assert_eq!(a.responses, b.responses, "{lb}");
             }
         }
-        std::fs::remove_dir_all(dir).unwrap();
-    }
-
-    /// Under bf16 the evaluation loss is cross-entropy of the (bf16) logits taken in fp32.
-    #[test]
-    fn the_bf16_evaluation_loss_is_taken_in_fp32() {
-        let (mut c, split, runs, dir) = tiny();
-        c.bf16 = true;
-        let _rng = crate::torch_rng_lock();
-        let l = Learner::new(&c, &runs[1], Device::Cpu, Kind::Float);
-        let (images, labels) = (&split.eval_images, &split.eval_labels);
-        let (loss, _) = evaluate(&l, images, labels, &split.mean);
-        let z = logits(&l, images, &split.mean);
-        assert_eq!(z.kind(), Kind::BFloat16);
-        let in_fp32 =
-            z.to_kind(Kind::Float).cross_entropy_loss::<Tensor>(labels, None, Reduction::Mean, -100, 0.0);
-        assert!((loss - in_fp32.double_value(&[])).abs() < 1e-6, "{loss} vs {}", in_fp32.double_value(&[]));
         std::fs::remove_dir_all(dir).unwrap();
     }
 

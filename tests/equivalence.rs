@@ -26,8 +26,10 @@ mod common;
 
 use resdeg::config::Config;
 use resdeg::data::{Augmentation, Cifar10, write_synthetic};
+use resdeg::learner::Learner;
+use resdeg::measure;
 use resdeg::progress::Progress;
-use resdeg::train::{self, Control, Learner, Step};
+use resdeg::train::{self, Control, Step};
 use resdeg::{plan, record};
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -140,7 +142,7 @@ fn trace_resdeg(cfg: &Config, data: &Path, out: &Path, kind: Kind) -> Vec<(u64, 
                 for (name, b) in s.learner.momentum_buffers() {
                     t.tensors.push((format!("momentum.{name}"), b.contiguous()));
                 }
-                let logits = train::logits(s.learner, &split.eval_images, &split.mean);
+                let logits = measure::logits(s.learner, &split.eval_images, &split.mean);
                 t.tensors.push(("eval_logits".into(), logits.contiguous()));
             }
         };

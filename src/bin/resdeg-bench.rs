@@ -6,8 +6,10 @@ use anyhow::{Context, Result};
 use clap::Parser;
 use resdeg::config::Config;
 use resdeg::data::Cifar10;
+use resdeg::learner::Learner;
+use resdeg::measure;
 use resdeg::progress::Progress;
-use resdeg::train::{self, Control, Learner};
+use resdeg::train::{self, Control};
 use resdeg::{backend, model, plan};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -162,7 +164,7 @@ fn bench_depth(a: &Args, depth: u32, device: Device, data: Option<&Cifar10>) -> 
     let labels = Tensor::randint(10, [a.eval_images], (Kind::Int64, device));
     let mean = Tensor::zeros([3, 32, 32], (Kind::Float, device));
     let times = time(device, 1, a.repeats, || {
-        train::evaluate(&learner, &images, &labels, &mean);
+        measure::evaluate(&learner, &images, &labels, &mean);
     });
     let rate: Vec<f64> = times.iter().map(|t| a.eval_images as f64 / t).collect();
     print(depth, "eval_img_s", &rate, "");

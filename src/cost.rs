@@ -1,0 +1,70 @@
+//! What a dry run prints beside the plan: the time each run should take, from a few steps of a
+//! reference net measured on this machine and scaled by multiply-adds.
+
+use crate::config::{self, Config};
+use crate::learner::Learner;
+use crate::measure;
+use crate::plan::Run;
+use std::time::Instant;
+use tch::{Device, Kind, Tensor};
+
+/// What a dry run needs to estimate times: seconds per training step and per evaluated image of
+/// one reference net (residual-20, option A) on the device, from a few steps on random images.
+#[derive(Debug, Clone, Copy)]
+pub struct StepCost {
+    pub train_step_s: f64,
+    pub eval_image_s: f64,
+    /// Multiply-adds per image of the reference net: other nets scale by theirs.
+    pub flops: u64,
+}
+
+/// Times 3 training steps (after 1 untimed) and 2 evaluation batches of residual-20 on `device`
+/// with the config's batch size and backend settings.
+pub fn measure_step(cfg: &Config, device: Device) -> StepCost {
+    let run = Run::new(config::Arch::Residual, 20, config::Shortcut::A, 0);
+    let mut l = Learner::new(cfg, &run, device, Kind::Float);
+    let b = cfg.batch_size as i64;
+    let xs = l.net.inputs(Tensor::randn([b, 3, 32, 32], (Kind::Float, device)));
+    let ys = Tensor::randint(10, [b], (Kind::Int64, device));
+    let sync = || {
+        if let Device::Cuda(i) = device {
+            tch::Cuda::synchronize(i as i64);
+        }
+    };
+    let timed = |reps: usize, f: &mut dyn FnMut()| {
+        f();
+        sync();
+        let t0 = Instant::now();
+        for _ in 0..reps {
+            f();
+        }
+        sync();
+        t0.elapsed().as_secs_f64() / reps as f64
+    };
+    // Plain SGD at a tiny rate: random labels must not make the net's numbers blow up.
+    let train_step_s = timed(3, &mut || {
+        let _ = l.step(&xs, &ys, 1e-6);
+    });
+    let images = Tensor::randint(256, [measure::EVAL_BATCH, 3, 32, 32], (Kind::Uint8, device));
+    let mean = Tensor::zeros([3, 32, 32], (Kind::Float, device));
+    let eval_s = timed(2, &mut || {
+        let _ = measure::logits(&l, &images, &mean);
+    });
+    StepCost { train_step_s, eval_image_s: eval_s / measure::EVAL_BATCH as f64, flops: run.flops() }
+}
+
+/// Estimated seconds to train `run` under `cfg` with `train_images` and `eval_images`, from the
+/// reference cost scaled by multiply-adds (measured on the CPU: ResNet-56 steps take 2.8x and
+/// ResNet-110 5.5x ResNet-20's, against 3.1x and 6.2x the multiply-adds, so deep nets come out
+/// up to ~10% high).
+pub fn estimate_s(cfg: &Config, run: &Run, cost: &StepCost, train_images: u64, eval_images: u64) -> f64 {
+    let scale = run.flops() as f64 / cost.flops as f64;
+    let its = cfg.schedule.iterations;
+    let per_epoch = crate::data::iterations_per_epoch(cfg.last_batch, train_images, cfg.batch_size as u64);
+    let epochs = (its as f64 / per_epoch).ceil() as u64;
+    // Evaluated every eval_every epochs and after the last, plus the layer responses at the end.
+    let evals = epochs / cfg.eval_every as u64
+        + u64::from(!epochs.is_multiple_of(cfg.eval_every as u64))
+        + u64::from(cfg.layer_responses);
+    scale * (its as f64 * cost.train_step_s + (evals * eval_images) as f64 * cost.eval_image_s)
+}
