@@ -5,6 +5,7 @@
 //! temporary name and rename, so that a crash leaves the previous one whole. The format is
 //! what resumes running studies: a change here must still read the files written before.
 
+use crate::measure::Gradients;
 use crate::record::{EpochRecord, Status, WarmupEnd, write_atomic};
 use anyhow::{Context, Result, ensure};
 use serde::{Deserialize, Serialize};
@@ -19,6 +20,9 @@ pub struct MemberState {
     /// The last batch errors while the group warms up.
     pub window: Vec<f64>,
     pub curves: Vec<EpochRecord>,
+    /// Absent from checkpoints written before gradient norms were recorded.
+    #[serde(default)]
+    pub gradients: Vec<Gradients>,
 }
 
 /// Where the group stands after an epoch.

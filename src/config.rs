@@ -84,6 +84,10 @@ pub struct Config {
     /// Record the std of every 3x3 conv's response on the test set at the end (the paper's Fig. 7).
     #[serde(default = "yes")]
     pub layer_responses: bool,
+    /// Record the loss gradient at every 3x3 layer on one fixed training batch at initialisation,
+    /// after the first step and at every evaluation (`measure::gradient_norms`).
+    #[serde(default = "yes")]
+    pub gradient_norms: bool,
     /// auto | cpu | cuda | cuda:N; kept as written and parsed by [`Config::device`] once checked.
     #[serde(default = "default_device")]
     pub device: String,
@@ -816,7 +820,7 @@ mod tests {
         assert_eq!(c.augment, Augment { pad: 4, flip: true });
         assert_eq!(c.last_batch, LastBatch::Wrap);
         assert_eq!(c.device(), Device::Auto);
-        assert!(c.layer_responses);
+        assert!(c.layer_responses && c.gradient_norms);
         assert_eq!(c.data.validation, 0);
     }
 

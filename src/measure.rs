@@ -1,10 +1,12 @@
 //! What is read off a net without training it: test loss and error (eval mode), the spread of
-//! every 3x3 layer's response (the paper's Fig. 7). Nothing here changes a weight, a BN statistic
-//! or a random stream.
+//! every 3x3 layer's response (the paper's Fig. 7) and the loss gradient at every 3x3 layer (the
+//! backward side of the paper's "healthy norms" argument). Nothing here changes a weight, a BN
+//! statistic, a gradient the optimizer will use or a random stream.
 
 use crate::data::normalize;
 use crate::learner::Learner;
-use crate::model::{self, Responses};
+use crate::model::{self, Responses, Tap};
+use serde::{Deserialize, Serialize};
 use tch::{Kind, Reduction, Tensor};
 
 /// Images per forward pass when evaluating (no gradients, so larger than training batches).
@@ -47,10 +49,78 @@ pub fn layer_responses(l: &Learner, images: &Tensor, mean: &Tensor) -> Vec<model
         let len = EVAL_BATCH.min(n - at);
         let xs = net.inputs(normalize(&images.narrow(0, at, len), mean));
         let _bf16 = l.autocast();
-        let _ = net.forward_recording(&xs, false, Some(&mut r));
+        let _ = net.forward_recording(&xs, false, Some(Tap::Responses(&mut r)));
         r.end_batch();
     }
     r.stds()
+}
+
+/// The loss gradient at one 3x3 layer (see [`gradient_norms`]).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct LayerGradient {
+    /// Root mean square over the batch's images of the gradient of the summed loss with respect
+    /// to the layer's output (after BN, before the ReLU / addition): √B·‖∂L/∂h‖ for the mean
+    /// loss L of a batch of B, so that it does not depend on the batch size.
+    pub output: f64,
+    /// ‖∂L/∂W‖ of the conv's weights: the gradient SGD applies (before weight decay).
+    pub weight: f64,
+    /// ‖W‖, to read the weight gradient against.
+    pub weight_norm: f64,
+}
+
+/// Every 3x3 layer's gradient at one point of training, network order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Gradients {
+    /// 0 at initialisation; else the epoch in progress (after the first step) or just ended.
+    pub epoch: u64,
+    /// Steps taken before the measurement.
+    pub iteration: u64,
+    pub layers: Vec<LayerGradient>,
+}
+
+/// The loss gradient at every 3x3 layer of `l`'s net on one batch (`xs` in the net's layout),
+/// with the training-mode forward pass of a step (batch statistics, the same autocast). Autograd's
+/// `grad` (backward with explicit inputs) leaves the parameters' own gradients alone, and the BN
+/// running statistics that the forward pass moves are put back: training goes on as if this
+/// never happened (the test below and `train`'s tests check it).
+pub fn gradient_norms(l: &Learner, xs: &Tensor, ys: &Tensor) -> Vec<LayerGradient> {
+    let running: Vec<Tensor> = l.vs.variables().into_values().filter(|t| !t.requires_grad()).collect();
+    let saved: Vec<Tensor> = running.iter().map(Tensor::copy).collect();
+    let mut outputs = Vec::new();
+    let loss = {
+        let _bf16 = l.autocast();
+        let logits = l.net.forward_recording(xs, true, Some(Tap::Outputs(&mut outputs)));
+        logits.cross_entropy_loss::<Tensor>(ys, None, Reduction::Mean, -100, 0.0)
+    };
+    let weights = l.net.conv_weights();
+    let inputs: Vec<&Tensor> = outputs.iter().chain(weights.iter().copied()).collect();
+    let grads = Tensor::run_backward(&[&loss], &inputs, false, false);
+    tch::no_grad(|| {
+        for (mut t, s) in running.into_iter().zip(&saved) {
+            t.copy_(s);
+        }
+    });
+    let norm = |t: &Tensor| t.to_kind(Kind::Double).norm().double_value(&[]);
+    let root_b = (xs.size()[0] as f64).sqrt();
+    let (g_out, g_w) = grads.split_at(outputs.len());
+    g_out
+        .iter()
+        .zip(g_w)
+        .zip(&weights)
+        .map(|((o, w), ws)| LayerGradient {
+            output: root_b * norm(o),
+            weight: norm(w),
+            weight_norm: norm(ws),
+        })
+        .collect()
+}
+
+/// The batch [`gradient_norms`] is measured on through a run: the first `batch` training images,
+/// un-augmented, in the net's layout.
+pub fn probe_batch(l: &Learner, split: &crate::data::Split, batch: i64) -> (Tensor, Tensor) {
+    let n = batch.min(split.train_images.size()[0]);
+    let xs = l.net.inputs(normalize(&split.train_images.narrow(0, 0, n), &split.mean));
+    (xs, split.train_labels.narrow(0, 0, n))
 }
 
 #[cfg(test)]
@@ -62,6 +132,7 @@ mod tests {
     use crate::plan::Run;
     use std::path::{Path, PathBuf};
     use tch::Device;
+    use tch::nn::ModuleT;
 
     /// A depth-8 pair's config and a split of 96 synthetic training and 32 test images.
     fn tiny(name: &str) -> (Config, Split, Vec<Run>, PathBuf) {
@@ -86,6 +157,49 @@ mod tests {
         let in_fp32 =
             z.to_kind(Kind::Float).cross_entropy_loss::<Tensor>(labels, None, Reduction::Mean, -100, 0.0);
         assert!((loss - in_fp32.double_value(&[])).abs() < 1e-6, "{loss} vs {}", in_fp32.double_value(&[]));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    /// The measurement changes nothing training uses: variables (BN statistics included), the
+    /// parameters' gradients, the random stream; and its weight gradients are those of an
+    /// ordinary backward pass.
+    #[test]
+    fn gradient_norms_change_nothing_and_match_an_ordinary_backward() {
+        let (c, split, runs, dir) = tiny("gradients");
+        let _rng = crate::torch_rng_lock();
+        for run in &runs {
+            let l = Learner::new(&c, run, Device::Cpu, Kind::Double);
+            let (xs, ys) = probe_batch(&l, &split, 16);
+            let before: Vec<(String, Tensor)> =
+                l.vs.variables().into_iter().map(|(n, t)| (n, t.copy())).collect();
+            tch::manual_seed(9);
+            let layers = gradient_norms(&l, &xs, &ys);
+            let next_draw = Tensor::randn([4], (Kind::Double, Device::Cpu));
+            tch::manual_seed(9);
+            assert!(next_draw.equal(&Tensor::randn([4], (Kind::Double, Device::Cpu))), "random stream moved");
+            for (name, t) in l.vs.variables() {
+                let was = &before.iter().find(|b| b.0 == name).unwrap().1;
+                assert!(t.equal(was), "{}: {name} changed", run.id);
+                assert!(!t.grad().defined(), "{}: {name} got a gradient", run.id);
+            }
+            assert_eq!(layers.len(), 7, "{}", run.id);
+            assert!(layers.iter().all(|g| g.output > 0.0 && g.weight > 0.0 && g.weight_norm > 0.0));
+
+            // The same weight gradients from loss.backward() on the same net and batch.
+            let loss = l.net.forward_t(&xs, true).cross_entropy_loss::<Tensor>(
+                &ys,
+                None,
+                Reduction::Mean,
+                -100,
+                0.0,
+            );
+            loss.backward();
+            for (g, w) in layers.iter().zip(l.net.conv_weights()) {
+                let direct = w.grad().norm().double_value(&[]);
+                assert!((g.weight - direct).abs() <= 1e-12 * direct, "{}: {} vs {direct}", run.id, g.weight);
+                assert_eq!(g.weight_norm, w.norm().double_value(&[]));
+            }
+        }
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

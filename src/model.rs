@@ -157,29 +157,29 @@ impl Net {
         if self.is_channels_last() { channels_last(&xs) } else { xs }
     }
 
-    /// The forward pass; with `responses`, also accumulates the statistics of every 3x3 conv's
-    /// output after its BN and before the ReLU / addition, in network order (the paper's Fig. 7).
-    pub fn forward_recording(
-        &self,
-        xs: &Tensor,
-        train: bool,
-        mut responses: Option<&mut Responses>,
-    ) -> Tensor {
-        let mut record = |t: &Tensor| {
-            if let Some(r) = responses.as_deref_mut() {
-                r.add(t)
+    /// The forward pass; with a [`Tap`], also keeps every 3x3 conv's output after its BN and
+    /// before the ReLU / addition, in network order (where the paper's Fig. 7 measures).
+    pub fn forward_recording(&self, xs: &Tensor, train: bool, mut tap: Option<Tap>) -> Tensor {
+        let mut keep = |h: Tensor| match tap.as_mut() {
+            None => h,
+            Some(Tap::Responses(r)) => {
+                r.add(&h);
+                h
+            }
+            // The ReLU and the addition below work in place: they go on with a copy (the same
+            // gradient flows into it), so that what is kept stays the BN output.
+            Some(Tap::Outputs(kept)) => {
+                let copy = h.copy();
+                kept.push(h);
+                copy
             }
         };
         // ReLUs and shortcut additions work in place on the fresh BN outputs (BN's backward needs
         // its input, not its output): less memory traffic, as torchvision's ResNet does.
-        let mut h = self.stem.forward(xs, train);
-        record(&h);
-        let mut x = h.relu_();
+        let mut x = keep(self.stem.forward(xs, train)).relu_();
         for b in &self.blocks {
-            let mut h = b.first.forward(&x, train);
-            record(&h);
-            let mut h = b.second.forward(&h.relu_(), train);
-            record(&h);
+            let mut h = keep(b.first.forward(&x, train));
+            let mut h = keep(b.second.forward(&h.relu_(), train));
             if let Some(skip) = &b.skip {
                 h += skip.forward(&x, train);
             }
@@ -188,6 +188,22 @@ impl Net {
         let kind = x.kind();
         x.mean_dim([2i64, 3].as_slice(), false, kind).apply(&self.fc)
     }
+
+    /// The weights of every 3x3 conv in network order (the layers [`Tap`] sees; option B's 1x1
+    /// projections are not among them).
+    pub fn conv_weights(&self) -> Vec<&Tensor> {
+        let convs = self.blocks.iter().flat_map(|b| [&b.first.conv.ws, &b.second.conv.ws]);
+        std::iter::once(&self.stem.conv.ws).chain(convs).collect()
+    }
+}
+
+/// What [`Net::forward_recording`] keeps of every 3x3 layer's output.
+pub enum Tap<'a> {
+    /// The running statistics of Fig. 7.
+    Responses(&'a mut Responses),
+    /// The outputs themselves, still in the autograd graph, so that a backward pass can give the
+    /// loss's gradient with respect to each.
+    Outputs(&'a mut Vec<Tensor>),
 }
 
 /// The same values laid out channels-last (NHWC strides, NCHW shape): oneDNN's faster layout for
@@ -387,7 +403,7 @@ mod tests {
             assert_eq!(xs.apply_t(&net, true).size(), [4, 10]);
             let mut r = Responses::default();
             for _ in 0..2 {
-                let out = net.forward_recording(&xs, false, Some(&mut r));
+                let out = net.forward_recording(&xs, false, Some(Tap::Responses(&mut r)));
                 r.end_batch();
                 assert_eq!(out.size(), [4, 10]);
             }
@@ -401,7 +417,7 @@ mod tests {
             // In train mode BN standardises each channel of the batch (mean 0, std 1), so both
             // measures are 1.
             let mut r = Responses::default();
-            let _ = net.forward_recording(&xs, true, Some(&mut r));
+            let _ = net.forward_recording(&xs, true, Some(Tap::Responses(&mut r)));
             let ok = |x: f64| (x - 1.0).abs() < 1e-2;
             assert!(r.stds().iter().all(|s| ok(s.std) && ok(s.channel_std)), "{:?}", r.stds());
             // Channels with different means: the pooled std counts their spread, channel_std not.

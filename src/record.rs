@@ -1,11 +1,13 @@
 //! What a run leaves on disk, in `results/<experiment>/<run_id>/`: `curves.parquet` (a row per
-//! epoch), `layer_responses.parquet` (a row per 3x3 layer) and `run.yaml` (the resolved config,
+//! epoch), `layer_responses.parquet` (a row per 3x3 layer), `gradient_norms.parquet` (a row per
+//! point of training and 3x3 layer) and `run.yaml` (the resolved config,
 //! the environment and the status). `results/<experiment>/curves.parquet` gathers every run's
 //! curves. Every file appears atomically (temporary file, then rename). Only this module knows
 //! Parquet.
 
 use crate::config::Config;
 use crate::data::DataIdentity;
+use crate::measure::{Gradients, LayerGradient};
 use crate::model;
 use crate::plan::Run;
 use anyhow::{Context, Result};
@@ -67,6 +69,8 @@ pub struct Outcome {
     pub curves: Vec<EpochRecord>,
     /// The std of every 3x3 layer's response on the evaluation images, network order.
     pub responses: Option<Vec<model::LayerStd>>,
+    /// The loss gradient at every 3x3 layer at each point measured (empty when not recorded).
+    pub gradients: Vec<Gradients>,
     /// None for nets that do not warm up, or whose warm-up has not ended.
     pub warmup: Option<WarmupEnd>,
 }
@@ -205,6 +209,59 @@ pub fn responses_frame(run: &Run, stds: &[model::LayerStd]) -> Result<DataFrame>
         "std" => stds.iter().map(|s| s.std).collect::<Vec<f64>>(),
         "channel_std" => stds.iter().map(|s| s.channel_std).collect::<Vec<f64>>(),
     )?)
+}
+
+/// A run's gradient norms with the columns of `gradient_norms.parquet`: a row per point of
+/// training and 3x3 layer.
+pub fn gradients_frame(run: &Run, points: &[Gradients]) -> Result<DataFrame> {
+    let rows: Vec<(&Gradients, usize, &LayerGradient)> =
+        points.iter().flat_map(|p| p.layers.iter().enumerate().map(move |(k, g)| (p, k, g))).collect();
+    let n = rows.len();
+    let stages = model::conv_stages(run.depth);
+    let col = |f: fn(&LayerGradient) -> f64| rows.iter().map(|r| f(r.2)).collect::<Vec<f64>>();
+    Ok(df!(
+        "run_id" => vec![run.id.as_str(); n],
+        "arch" => vec![run.arch.to_string(); n],
+        "depth" => vec![run.depth; n],
+        "shortcut" => vec![run.shortcut.to_string(); n],
+        "seed" => vec![run.seed; n],
+        "epoch" => rows.iter().map(|r| r.0.epoch).collect::<Vec<u64>>(),
+        "iteration" => rows.iter().map(|r| r.0.iteration).collect::<Vec<u64>>(),
+        "layer" => rows.iter().map(|r| r.1 as u32 + 1).collect::<Vec<u32>>(),
+        "stage" => rows.iter().map(|r| stages[r.1]).collect::<Vec<u32>>(),
+        "output_grad" => col(|g| g.output),
+        "weight_grad" => col(|g| g.weight),
+        "weight_norm" => col(|g| g.weight_norm),
+    )?)
+}
+
+/// A recorded run's gradient norms, point by point in order; None when it has none.
+pub fn gradients(cfg: &Config, run: &Run) -> Result<Option<Vec<Gradients>>> {
+    let path = run_dir(cfg, run).join("gradient_norms.parquet");
+    if !path.is_file() {
+        return Ok(None);
+    }
+    let df = read_parquet(&path)?;
+    let int = |name: &str| -> Result<Vec<u64>> {
+        let c = df.column(name)?.cast(&DataType::UInt64)?;
+        let c = c.u64()?;
+        Ok((0..c.len()).map(|i| c.get(i).unwrap_or(0)).collect())
+    };
+    let float = |name: &str| -> Result<Vec<f64>> {
+        let c = df.column(name)?.f64()?;
+        Ok((0..c.len()).map(|i| c.get(i).unwrap_or(f64::NAN)).collect())
+    };
+    let (epochs, iterations) = (int("epoch")?, int("iteration")?);
+    let (output, weight, norm) = (float("output_grad")?, float("weight_grad")?, float("weight_norm")?);
+    let mut points: Vec<Gradients> = Vec::new();
+    for i in 0..df.height() {
+        if points.last().is_none_or(|p| p.iteration != iterations[i]) {
+            points.push(Gradients { epoch: epochs[i], iteration: iterations[i], layers: vec![] });
+        }
+        let layer = LayerGradient { output: output[i], weight: weight[i], weight_norm: norm[i] };
+        points.last_mut().expect("pushed above").layers.push(layer);
+    }
+    Ok(Some(points))
 }
 
 /// `run.yaml`: everything needed to know what produced a run's numbers.
@@ -482,6 +539,9 @@ pub fn write_outcome(cfg: &Config, o: &Outcome, mut info: RunInfo) -> Result<()>
     write_parquet(&dir.join("curves.parquet"), curves_frame(&o.run, &o.curves)?)?;
     if let Some(stds) = &o.responses {
         write_parquet(&dir.join("layer_responses.parquet"), responses_frame(&o.run, stds)?)?;
+    }
+    if !o.gradients.is_empty() {
+        write_parquet(&dir.join("gradient_norms.parquet"), gradients_frame(&o.run, &o.gradients)?)?;
     }
     info.status = match o.status {
         Status::Running => "running",

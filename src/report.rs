@@ -394,6 +394,7 @@ mod tests {
             let o = Outcome {
                 status: if diverged { Status::Diverged } else { Status::Finished },
                 curves,
+                gradients: vec![],
                 responses: (!diverged).then(|| {
                     (0..layers)
                         .map(|k| model::LayerStd { std: 1.0 / (k + 1) as f64, channel_std: 0.5 })

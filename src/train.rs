@@ -7,7 +7,7 @@ use crate::checkpoint::{self, GroupState, MemberState};
 use crate::config::{self, Config};
 use crate::data::{Augmentation, EpochDraw, Segment, Split, epoch_batches, normalize};
 use crate::learner::Learner;
-use crate::measure::{evaluate, layer_responses};
+use crate::measure::{Gradients, evaluate, gradient_norms, layer_responses, probe_batch};
 use crate::plan::Run;
 use crate::progress::Progress;
 use crate::record::{EpochRecord, Outcome, Status, WarmupEnd};
@@ -99,8 +99,13 @@ pub fn train_lockstep(
     let mut members = Vec::new();
     for run in runs {
         let learner = Learner::new(cfg, run, device, control.kind);
-        let state =
-            MemberState { run_id: run.id.clone(), status: Status::Running, window: vec![], curves: vec![] };
+        let state = MemberState {
+            run_id: run.id.clone(),
+            status: Status::Running,
+            window: vec![],
+            curves: vec![],
+            gradients: vec![],
+        };
         members.push(Member { run: run.clone(), learner, state, loss_sum: zero(), wrong: zero() });
     }
     let (mut epoch, mut iteration, mut elapsed) = (0u64, 0u64, 0.0f64);
@@ -118,6 +123,12 @@ pub fn train_lockstep(
     let aug = Augmentation { pad: cfg.augment.pad as i64, flip: cfg.augment.flip };
     let n = split.train_images.size()[0];
     let batch = cfg.batch_size as i64;
+    // Gradient norms: one fixed batch, measured at the start, after the first step and at every
+    // evaluation.
+    let probe = cfg.gradient_norms.then(|| probe_batch(&members[0].learner, split, batch));
+    if iteration == 0 {
+        probe_gradients(&mut members, probe.as_ref(), 0, 0);
+    }
     // Each epoch's order, crops and flips; `wrap` batches reach into the next epoch's too.
     let mut draws: Vec<(u64, EpochDraw)> = Vec::new();
     let total = cfg.schedule.iterations;
@@ -176,6 +187,9 @@ pub fn train_lockstep(
                 }
             }
             iteration += 1;
+            if iteration == 1 {
+                probe_gradients(&mut members, probe.as_ref(), epoch, iteration);
+            }
             if warming && let Some(end) = warmup_ends(cfg, &members, iteration) {
                 warming = false;
                 control.progress.line(&format!(
@@ -209,6 +223,10 @@ pub fn train_lockstep(
             let diverged = !train_loss.is_finite();
             let (test_loss, test_error) = if evaluate_now && !diverged {
                 let (l, e) = evaluate(&m.learner, &split.eval_images, &split.eval_labels, &split.mean);
+                if let Some((xs, ys)) = &probe {
+                    let layers = gradient_norms(&m.learner, xs, ys);
+                    m.state.gradients.push(Gradients { epoch, iteration, layers });
+                }
                 (Some(l), Some(e))
             } else {
                 (None, None)
@@ -266,10 +284,20 @@ pub fn train_lockstep(
             status,
             curves: m.state.curves,
             responses,
+            gradients: m.state.gradients,
             warmup: warmup_end.clone(),
         });
     }
     Ok(Some(outcomes))
+}
+
+/// Each running member's gradient norms on the probe batch, when the config records them.
+fn probe_gradients(members: &mut [Member], probe: Option<&(Tensor, Tensor)>, epoch: u64, iteration: u64) {
+    let Some((xs, ys)) = probe else { return };
+    for m in members.iter_mut().filter(|m| m.state.status == Status::Running) {
+        let layers = gradient_norms(&m.learner, xs, ys);
+        m.state.gradients.push(Gradients { epoch, iteration, layers });
+    }
 }
 
 /// One part (order, crops or flips) of a batch's draws: its segments of the epochs' draws, joined.
@@ -479,6 +507,45 @@ mod tests {
             assert_eq!(without_timing(&a.curves), without_timing(&b.curves), "{}", a.run.id);
             assert_eq!(a.responses, b.responses);
             assert_eq!(b.status, Status::Finished);
+        }
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    /// Measuring gradient norms changes nothing training does: the curves, the layer responses
+    /// and every tensor of the checkpoint (weights, BN statistics, momentum) stay bit for bit;
+    /// they are measured at the start, after the first step and at every evaluation, and a
+    /// resumed run carries the points measured before.
+    #[test]
+    fn gradient_norms_leave_training_untouched() {
+        let (mut c, split, runs, dir) = tiny();
+        let mut tensors = Vec::new();
+        let mut outcomes = Vec::new();
+        for on in [false, true] {
+            c.gradient_norms = on;
+            let ck = dir.join(format!("ck-{on}.safetensors"));
+            assert!(train(&c, &split, &runs, Some(ck.clone()), Some(2)).is_none());
+            tensors.push(checkpoint::load(&ck).unwrap().1);
+            outcomes.push((
+                train(&c, &split, &runs, None, None).unwrap(),
+                train(&c, &split, &runs, Some(ck), None).unwrap(),
+            ));
+        }
+        let (off, on) = (&tensors[0], &tensors[1]);
+        assert_eq!(off.len(), on.len());
+        for (name, a) in off.iter().filter(|t| t.0 != "state") {
+            let b = &on.iter().find(|t| t.0 == *name).unwrap().1;
+            assert!(a.equal(b), "{name} differs with gradient norms measured");
+        }
+        let ((off, _), (whole, resumed)) = (&outcomes[0], &outcomes[1]);
+        for ((a, b), r) in off.iter().zip(whole).zip(resumed) {
+            assert_eq!(without_timing(&a.curves), without_timing(&b.curves), "{}", a.run.id);
+            assert_eq!(a.responses, b.responses);
+            assert!(a.gradients.is_empty());
+            // 6 batches an epoch, evaluated after epochs 2 and 3 (iterations 12 and 15).
+            let points: Vec<(u64, u64)> = b.gradients.iter().map(|g| (g.epoch, g.iteration)).collect();
+            assert_eq!(points, [(0, 0), (1, 1), (2, 12), (3, 15)], "{}", b.run.id);
+            assert!(b.gradients.iter().all(|g| g.layers.len() == 7));
+            assert_eq!(b.gradients, r.gradients, "resumed after epoch 2: {}", b.run.id);
         }
         std::fs::remove_dir_all(dir).unwrap();
     }
