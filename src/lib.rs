@@ -15,6 +15,7 @@ pub mod cluster;
 pub mod config;
 pub mod cost;
 pub mod data;
+pub mod gradients;
 pub mod learner;
 pub mod measure;
 pub mod model;

@@ -227,6 +227,84 @@ pub fn responses_figure(path: &Path, lines: &[(String, Vec<f64>)]) -> Result<()>
     Ok(())
 }
 
+/// One panel of the gradient figure: a depth's twins, each a line per point of training.
+#[derive(Debug, Clone)]
+pub struct GradientPanel {
+    pub title: String,
+    /// (net, point of training, per-layer values); a point keeps its colour across nets, the
+    /// residual twin is dashed.
+    pub lines: Vec<(String, String, bool, Vec<f64>)>,
+}
+
+/// The loss gradient at each 3x3 layer's output against the layer index (Fig. 7's x axis), on a
+/// log scale, a panel per depth.
+pub fn gradients_figure(path: &Path, panels: &[GradientPanel], note: &str) -> Result<()> {
+    register_font();
+    let height = 640 * panels.len() as u32 + 60;
+    let root = BitMapBackend::new(path, (1800, height)).into_drawing_area();
+    root.fill(&WHITE).map_err(err)?;
+    let (charts, bottom) = root.split_vertically(height - 60);
+    let values = || panels.iter().flat_map(|p| p.lines.iter().flat_map(|l| l.3.iter().copied()));
+    let lo = values().filter(|v| *v > 0.0).fold(f64::INFINITY, f64::min);
+    let hi = values().fold(0.0, f64::max);
+    let (lo, hi) = if lo.is_finite() && hi > 0.0 { (lo / 2.0, hi * 2.0) } else { (1e-3, 1.0) };
+    for (area, panel) in charts.split_evenly((panels.len(), 1)).iter().zip(panels) {
+        let longest = panel.lines.iter().map(|l| l.3.len()).max().unwrap_or(1) as f64;
+        let mut chart = ChartBuilder::on(area)
+            .caption(&panel.title, (FONT, 30))
+            .margin(20)
+            .x_label_area_size(60)
+            .y_label_area_size(100)
+            .build_cartesian_2d(0.0..longest + 1.0, (lo..hi).log_scale())
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .x_desc("layer index (3x3 convs, network order)")
+            .y_desc("gradient norm per image (log)")
+            .x_label_formatter(&|v| format!("{v:.0}"))
+            .y_label_formatter(&|v| format!("{v:.0e}"))
+            .label_style((FONT, 22))
+            .axis_desc_style((FONT, 24))
+            .light_line_style(WHITE.mix(0.0))
+            .draw()
+            .map_err(err)?;
+        let mut points: Vec<&str> = Vec::new();
+        for (net, point, dashed, values) in &panel.lines {
+            let k = points.iter().position(|p| p == point).unwrap_or_else(|| {
+                points.push(point);
+                points.len() - 1
+            });
+            let style = COLORS[k % COLORS.len()].stroke_width(3);
+            let xy: Vec<(f64, f64)> = values.iter().enumerate().map(|(l, &v)| ((l + 1) as f64, v)).collect();
+            let label = format!("{net}, {point}");
+            if *dashed {
+                chart
+                    .draw_series(DashedLineSeries::new(xy, 10, 6, style))
+                    .map_err(err)?
+                    .label(label)
+                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 12, y)], style));
+            } else {
+                chart
+                    .draw_series(LineSeries::new(xy, style))
+                    .map_err(err)?
+                    .label(label)
+                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 30, y)], style));
+            }
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperRight)
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .label_font((FONT, 20))
+            .draw()
+            .map_err(err)?;
+    }
+    bottom.draw_text(note, &(FONT, 22).into_text_style(&bottom), (40, 10)).map_err(err)?;
+    root.present().map_err(err)?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::below;

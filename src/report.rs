@@ -5,6 +5,7 @@
 
 use crate::config::{Arch, Config, Shortcut};
 use crate::data::DataIdentity;
+use crate::gradients::{self, NetGradients};
 use crate::plan::grouped;
 use crate::plot;
 use crate::record::{self, Row, RunCurve};
@@ -57,7 +58,7 @@ fn y_axis(curves: &[plot::ErrorCurves]) -> (f64, String) {
 type Figure = (&'static str, Box<dyn Fn(&Path) -> Result<()> + Send + Sync>);
 
 /// The figures the records allow, and a line for each one skipped.
-fn figures(cfg: &Config, curves: &[RunCurve]) -> Result<(Vec<Figure>, Vec<String>)> {
+fn figures(cfg: &Config, curves: &[RunCurve], grads: &[NetGradients]) -> Result<(Vec<Figure>, Vec<String>)> {
     let ok: Vec<&RunCurve> = curves.iter().filter(|c| c.status != "diverged" && !c.rows.is_empty()).collect();
     let nets = |arch: Arch| -> BTreeMap<(u32, Shortcut), Vec<&RunCurve>> {
         let mut m: BTreeMap<(u32, Shortcut), Vec<&RunCurve>> = BTreeMap::new();
@@ -156,7 +157,51 @@ fn figures(cfg: &Config, curves: &[RunCurve]) -> Result<(Vec<Figure>, Vec<String
     } else {
         out.push(("fig7_layer_responses.png", Box::new(move |p: &Path| plot::responses_figure(p, &lines))));
     }
+    let panels = gradient_panels(grads);
+    if panels.is_empty() {
+        skipped
+            .push("gradient_norms.png skipped: no run recorded gradient norms (gradient_norms: true)".into());
+    } else {
+        let note = "plain twins solid, residual dashed; a colour per point of training; the fixed batch's \
+                    loss gradient at each 3x3 layer's output, per image (README: Gradient norms).";
+        out.push(("gradient_norms.png", Box::new(move |p: &Path| plot::gradients_figure(p, &panels, note))));
+    }
     Ok((out, skipped))
+}
+
+/// The gradient figure's panels: one per depth, its plain and residual nets' lines.
+fn gradient_panels(grads: &[NetGradients]) -> Vec<plot::GradientPanel> {
+    let mut depths: Vec<u32> = grads.iter().map(|n| n.depth).collect();
+    depths.sort();
+    depths.dedup();
+    depths
+        .into_iter()
+        .map(|d| {
+            let mut lines = Vec::new();
+            for net in grads.iter().filter(|n| n.depth == d) {
+                let name = match net.seeds.len() {
+                    1 => net.name(),
+                    n => format!("{} (mean of {n})", net.name()),
+                };
+                for (point, values) in net.lines() {
+                    lines.push((name.clone(), point, net.arch == Arch::Residual, values));
+                }
+            }
+            plot::GradientPanel { title: format!("depth {d}: loss gradient at each layer's output"), lines }
+        })
+        .filter(|p| !p.lines.is_empty())
+        .collect()
+}
+
+/// Every recorded run's gradient norms with its final training error, grouped by net.
+fn gradient_records(cfg: &Config, curves: &[RunCurve]) -> Result<Vec<NetGradients>> {
+    let mut runs = Vec::new();
+    for c in curves.iter().filter(|c| c.status != "diverged") {
+        if let Some(g) = record::gradients(cfg, &c.run)? {
+            runs.push((c.run.clone(), c.final_errors().train_error, g));
+        }
+    }
+    Ok(gradients::nets(runs))
 }
 
 /// The plots folder of an experiment.
@@ -298,13 +343,27 @@ pub fn write_report(cfg: &Config) -> Result<Vec<String>> {
     let plots = plots_dir(cfg);
     std::fs::create_dir_all(&plots)
         .with_context(|| format!("cannot create {}; check plots_dir", plots.display()))?;
-    let (figs, skipped) = figures(cfg, &curves)?;
+    let grads = gradient_records(cfg, &curves)?;
+    let (figs, skipped) = figures(cfg, &curves, &grads)?;
     let t0 = std::time::Instant::now();
     figs.par_iter().map(|(file, draw)| draw(&plots.join(file))).collect::<Result<Vec<()>>>()?;
     let render_s = t0.elapsed().as_secs_f64();
 
+    let judged = gradients::judgement(&grads);
+    let gradient_section = if judged.is_empty() {
+        String::new()
+    } else {
+        let items: String = judged.iter().map(|j| format!("- {j}\n")).collect();
+        format!(
+            "## Gradients\n\nThe loss gradient at each 3x3 layer's output on one fixed training batch (README: \
+             Gradient norms), the first layer's over the last one's: at most {} it vanishes, at least {} it \
+             explodes, between it is healthy.\n\n{items}\n",
+            gradients::VANISH,
+            gradients::EXPLODE
+        )
+    };
     let mut report = format!(
-        "# {}: plain against residual nets\n\n{how}\n\n{bullets}\n## Table 6\n\n{what}\n\n{md}\n## Figures\n\n",
+        "# {}: plain against residual nets\n\n{how}\n\n{bullets}\n{gradient_section}## Table 6\n\n{what}\n\n{md}\n## Figures\n\n",
         cfg.name
     );
     for (file, _) in &figs {
@@ -322,6 +381,7 @@ pub fn write_report(cfg: &Config) -> Result<Vec<String>> {
         format!("What the records of {} say:", cfg.name),
     ];
     lines.extend(verdict.iter().map(|v| format!("  {v}")));
+    lines.extend(judged.iter().map(|j| format!("  {j}")));
     lines.extend(skipped);
     lines.push(format!(
         "report: {} figures in {} (drawn in {:.0} ms); Table 6 and REPORT.md in {}",
@@ -394,7 +454,26 @@ mod tests {
             let o = Outcome {
                 status: if diverged { Status::Diverged } else { Status::Finished },
                 curves,
-                gradients: vec![],
+                // The loss gradient grows going back by 1.1x a layer at initialisation in plain nets,
+                // 1.01x in residual ones, and evenly spread at the end.
+                gradients: (0..3u64)
+                    .map(|k| crate::measure::Gradients {
+                        epoch: k,
+                        iteration: [0, 1, 400][k as usize],
+                        layers: (0..layers)
+                            .map(|l| {
+                                let rate = match (k, run.arch) {
+                                    (2, _) => 1.0,
+                                    (_, Arch::Plain) => 1.1,
+                                    _ => 1.01,
+                                };
+                                let output = f64::powi(rate, (layers - 1 - l) as i32);
+                                crate::measure::LayerGradient { output, weight: 1.0, weight_norm: 1.0 }
+                            })
+                            .collect(),
+                    })
+                    .filter(|_| !diverged)
+                    .collect(),
                 responses: (!diverged).then(|| {
                     (0..layers)
                         .map(|k| model::LayerStd { std: 1.0 / (k + 1) as f64, channel_std: 0.5 })
@@ -408,9 +487,14 @@ mod tests {
         record::gather_curves(&cfg).unwrap();
         let lines = write_report(&cfg).unwrap();
         let plots = plots_dir(&cfg);
-        for f in
-            ["fig1.png", "fig6_plain.png", "fig6_residual.png", "fig6_deep.png", "fig7_layer_responses.png"]
-        {
+        for f in [
+            "fig1.png",
+            "fig6_plain.png",
+            "fig6_residual.png",
+            "fig6_deep.png",
+            "fig7_layer_responses.png",
+            "gradient_norms.png",
+        ] {
             assert!(std::fs::metadata(plots.join(f)).unwrap().len() > 10_000, "{f}");
         }
         let results = record::experiment_dir(&cfg);
@@ -443,7 +527,16 @@ mod tests {
         let data = "Data: synthetic files (test_batch.bin SHA-256 abababababababab…).";
         assert!(report.contains(data) && md.contains(data), "{report}");
         assert!(md.contains("\"best − paper\" compares across data"), "{md}");
-        assert!(lines.iter().any(|l| l.starts_with("report: 5 figures")), "{lines:?}");
+        assert!(lines.iter().any(|l| l.starts_with("report: 6 figures")), "{lines:?}");
+        // The gradient judgement: plain-56 (54 steps back at 1.1x: 172) explodes at initialisation
+        // and is even at the end, while it trains worse than plain-20.
+        assert!(report.contains("## Gradients\n\nThe loss gradient at each 3x3 layer's output"), "{report}");
+        assert!(
+            report.contains("- plain-56: first layer's gradient over the last one's 172 (1.10x a layer going back, exploding) at initialisation, 1.00 (1.00x a layer going back, healthy) at the end (iteration 400)."),
+            "{report}"
+        );
+        assert!(report.contains("- plain-56 trains worse than plain-20 (8.6% vs 5.0% final training error) while its gradients at the end are healthy (1.00)"), "{report}");
+        assert!(report.contains("ResNet-110: first layer's gradient over the last one's 2.93 (1.01x a layer going back, healthy) at initialisation, 1.00 (1.00x a layer going back, healthy) at the end (iteration 400), geometric mean of 3 seeds."), "{report}");
         if std::env::var_os("RESDEG_KEEP_TEST_OUTPUT").is_none() {
             std::fs::remove_dir_all(dir).unwrap();
         }
