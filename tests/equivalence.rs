@@ -10,9 +10,10 @@
 //! compares: batches, learning rates, the warm-up's end, per-step losses, final weights, BN
 //! running statistics, momentum buffers and eval-mode logits; then it loads resdeg's weights at
 //! each evaluation and recomputes the test error, and from the final weights every 3x3 layer's
-//! response std (forward hooks), against what resdeg wrote to curves.parquet and
-//! layer_responses.parquet. In fp64 every check holds to 1e-4 over all 32 steps (the recorded
-//! test errors exactly, the responses to 1e-9). In fp32 the first step agrees and then rounding
+//! response std (forward hooks), and at the start, after step 1 and at each evaluation every 3x3
+//! layer's loss gradient on the fixed batch (retain_grad), against what resdeg wrote to
+//! curves.parquet, layer_responses.parquet and gradient_norms.parquet. In fp64 every check holds to 1e-4 over all 32 steps (the recorded
+//! test errors exactly, the responses and gradient norms to 1e-9). In fp32 the first step agrees and then rounding
 //! differences grow chaotically (PyTorch in fp32 against PyTorch in fp64 diverges just as fast),
 //! so there resdeg must stay within PyTorch's own rounding spread. With `bf16: true` both sides
 //! train under bfloat16 autocast: step 1 agrees as in fp32, and over 32 steps resdeg stays within
@@ -86,7 +87,7 @@ fn config(dir: &Path, last_batch: &str) -> Config {
          batch_size: 16\nlast_batch: {last_batch}\ndata: {{train_subset: {TRAIN_IMAGES}, test_subset: {EVAL_IMAGES}}}\n\
          schedule:\n  iterations: {STEPS}\n  milestones: [24]\n  \
          warmup: {{min_depth: 20, lr: 0.01, until_train_error: 0.0001, max_iterations: 10}}\n\
-         eval_every: 2\nlayer_responses: true\nresults_dir: {}\nplots_dir: {}\n",
+         eval_every: 2\nlayer_responses: true\ngradient_norms: true\nresults_dir: {}\nplots_dir: {}\n",
         dir.join("results").display(),
         dir.join("plots").display()
     );
@@ -135,6 +136,12 @@ fn trace_resdeg(cfg: &Config, data: &Path, out: &Path, kind: Kind) -> Vec<(u64, 
             t.tensors.push((format!("batch{}.ys", s.iteration), s.ys.shallow_clone()));
             let weights = s.learner.vs.variables().into_iter().map(|(n, v)| (n, v.copy())).collect();
             at_epoch_end[s.member].borrow_mut().insert(s.epoch, (s.iteration, weights));
+            if s.iteration == 1 {
+                // The weights the gradient norms after the first step were measured on.
+                for (name, v) in s.learner.vs.variables() {
+                    t.tensors.push((format!("step1.{name}"), v.contiguous().copy()));
+                }
+            }
             if s.iteration == STEPS {
                 for (name, v) in s.learner.vs.variables() {
                     t.tensors.push((format!("final.{name}"), v.contiguous()));
@@ -193,6 +200,19 @@ fn trace_resdeg(cfg: &Config, data: &Path, out: &Path, kind: Kind) -> Vec<(u64, 
             t.tensors.push(("recorded.test_error".into(), Tensor::from_slice(&errs)));
             let responses = record::responses(cfg, run).unwrap().expect("layer responses recorded");
             t.tensors.push(("recorded.responses".into(), Tensor::from_slice(&responses)));
+            // Gradient norms: at the start, after step 1 and at every evaluation, each layer's
+            // (output, weight, weight norm), as gradient_norms.parquet holds them.
+            let points = record::gradients(cfg, run).unwrap().expect("gradient norms recorded");
+            let at: Vec<i64> = points.iter().map(|p| p.iteration as i64).collect();
+            let want: Vec<i64> = [0, 1].into_iter().chain(its.iter().copied()).collect();
+            assert_eq!(at, want, "{}: gradient norms measured at", run.id);
+            let norms: Vec<f64> = points
+                .iter()
+                .flat_map(|p| p.layers.iter().flat_map(|g| [g.output, g.weight, g.weight_norm]))
+                .collect();
+            let layers = points[0].layers.len() as i64;
+            t.tensors.push(("recorded.gradient_iterations".into(), Tensor::from_slice(&at)));
+            t.tensors.push(("recorded.gradients".into(), Tensor::from_slice(&norms).view([-1, layers, 3])));
             t.tensors.push(("loss".into(), Tensor::from_slice(&t.losses)));
             t.tensors.push(("lr".into(), Tensor::from_slice(&t.lrs)));
             t.tensors.push(("mean".into(), split.mean.shallow_clone()));
@@ -297,7 +317,7 @@ fn training_equals_pytorch_step_by_step() {
     }
 
     // Each detail flipped on the PyTorch side alone must break a named check.
-    let flips: [(&str, &Path, &str, &str); 9] = [
+    let flips: [(&str, &Path, &str, &str); 10] = [
         ("bn-no-decay", &f64_dir, "plain-20-s3", "final"),
         ("pad-front", &f64_dir, "residual-20-A-s3", "loss"),
         ("caffe-momentum", &f64_dir, "residual-20-B-s3", "loss"),
@@ -307,6 +327,7 @@ fn training_equals_pytorch_step_by_step() {
         ("eval-in-train-mode", &f64_dir, "residual-20-B-s3", "test_error"),
         ("response-before-bn", &f64_dir, "plain-20-s3", "responses"),
         ("warmup-cap-only", &warm_dir, "residual-20-A-s3", "lr"),
+        ("gradient-at-conv", &f64_dir, "residual-20-B-s3", "gradients"),
     ];
     for (flip, out, run, check) in flips {
         let (ok, text) = compare(&python, out, &["--only", run, "--flip", flip]);

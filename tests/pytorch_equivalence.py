@@ -15,7 +15,11 @@ exit status 0 only on PASS.
   4. loads resdeg's weights at each evaluation it recorded and computes the test error on the same
      images, and, from the final weights, every 3x3 layer's response std (after BN, before the
      ReLU or addition: forward hooks), against what resdeg wrote to curves.parquet and
-     layer_responses.parquet.
+     layer_responses.parquet;
+  5. loads resdeg's weights at the start, after step 1 and at each evaluation and computes, on the
+     first batch of training images (un-augmented, training-mode forward), every 3x3 layer's loss
+     gradient with autograd: at its output (retain_grad on the BN output; times sqrt(batch), per
+     image) and at its weights, and the weights' norm, against gradient_norms.parquet.
 
 --flip NAME changes one detail of the PyTorch side (the test requires each to be caught):
   bn-no-decay         no weight decay on BN scale and shift
@@ -27,6 +31,7 @@ exit status 0 only on PASS.
   eval-in-train-mode  evaluate with batch statistics (train-mode BN) instead of running ones
   response-before-bn  measure each layer's response at its conv output, before BN
   warmup-cap-only     end the warm-up at its cap only, ignoring the training-error threshold
+  gradient-at-conv    take each layer's output gradient at its conv output, before BN
 """
 
 import argparse
@@ -252,6 +257,22 @@ def check_run(meta, run, draws, data, flip):
     tol = {torch.float64: 1e-9, torch.float32: 1e-4}.get(dtype, 1e-2) if not bf16 else 1e-2
     c.check("responses", rel(stds, recorded) if len(stds) == len(recorded) else math.inf, tol,
             f"{len(recorded)} layers, std after BN: {stds[0].item():.3f} ... {stds[-1].item():.3f}")
+    # The gradient norms resdeg recorded, from its weights at each point, on the fixed batch.
+    probe_x, probe_y = x_all[:batch].float() / 255.0 - mean, y_all[:batch]
+    recorded = t["recorded.gradients"]
+    # Same weights and batch: one forward and backward pass apart (measured: 1e-14 in every precision).
+    tol = {torch.float64: 1e-9, torch.float32: 1e-4}[dtype] if not bf16 else 1e-2
+    worst, where = 0.0, ""
+    for k, it in enumerate(t["recorded.gradient_iterations"].tolist()):
+        prefix = "init." if it == 0 else "step1." if it == 1 else f"eval{it}."
+        weights = {key[len(prefix):]: v for key, v in t.items() if key.startswith(prefix)}
+        got = gradient_norms(run, weights, probe_x, probe_y, dtype, bf16, flip)
+        # Element by element: a norm of 1e-3 must agree as closely as one of 10.
+        d = ((got - recorded[k]).abs() / recorded[k].abs()).max().item() if got.shape == recorded[k].shape else math.inf
+        if d >= worst:
+            worst, where = d, f"iteration {it}"
+    c.check("gradients", worst, tol, f"{recorded.shape[0]} points x {recorded.shape[1]} layers (output, weight, "
+            f"|W|), worst at {where}; first layer's output gradient at the start {recorded[0, 0, 0].item():.4g}")
     theirs = {
         "loss": t["loss"],
         "final": {k[len("final."):]: v for k, v in t.items() if k.startswith("final.")},
@@ -417,6 +438,34 @@ def responses(run, weights, eval_x, dtype, bf16, flip):
     return torch.tensor([math.sqrt(max(q / n - (s / n) ** 2, 0.0)) for s, q, n in sums], dtype=torch.float64)
 
 
+def gradient_norms(run, weights, xs, ys, dtype, bf16, flip):
+    """Every 3x3 layer's (output gradient per image, weight gradient, weight norm) of the mean
+    cross-entropy on (xs, ys) with `weights`, training-mode forward: the textbook way, retain_grad
+    on each BN output and one backward pass."""
+    net, layout = load(run, weights, dtype, flip)
+    net.train()
+    layers = [net.stem] + [blk for s in (1, 2, 3) for b in range(1, net.n + 1)
+                           for blk in (getattr(getattr(net, f"stage{s}"), f"block{b}").conv1,
+                                       getattr(getattr(net, f"stage{s}"), f"block{b}").conv2)]
+    outputs = [None] * len(layers)
+
+    def hook(k):
+        def keep(_module, _inputs, out):
+            out.retain_grad()
+            outputs[k] = out
+        return keep
+    handles = [(m.conv if flip == "gradient-at-conv" else m.bn).register_forward_hook(hook(k))
+               for k, m in enumerate(layers)]
+    with autocast(bf16):
+        loss = F.cross_entropy(net(layout(xs)), ys)
+    loss.backward()
+    for h in handles:
+        h.remove()
+    root_b = math.sqrt(len(xs))
+    return torch.tensor([[root_b * o.grad.double().norm().item(), m.conv.weight.grad.double().norm().item(),
+                          m.conv.weight.double().norm().item()] for o, m in zip(outputs, layers)], dtype=torch.float64)
+
+
 def batch_segments(mode, n, b, steps):
     """For steps 1..steps, the (epoch, first position, count) runs of the epochs' orders that each
     batch takes: `partial` ceil(n/b) batches an epoch, the last one smaller; `drop` floor(n/b) full
@@ -455,7 +504,8 @@ def main():
     ap.add_argument("dir", help="the folder tests/equivalence.rs wrote")
     ap.add_argument("--only", help="check only this run id")
     ap.add_argument("--flip", choices=["bn-no-decay", "pad-front", "caffe-momentum", "bn-momentum", "per-channel-mean",
-                                       "partial-batch", "eval-in-train-mode", "response-before-bn", "warmup-cap-only"])
+                                       "partial-batch", "eval-in-train-mode", "response-before-bn", "warmup-cap-only",
+                                       "gradient-at-conv"])
     a = ap.parse_args()
     with open(os.path.join(a.dir, "meta.json")) as f:
         meta = json.load(f)
