@@ -61,7 +61,7 @@ impl NetGradients {
     pub fn lines(&self) -> Vec<(String, Vec<f64>)> {
         let Some(first) = self.seeds.first() else { return vec![] };
         let last = first.len().saturating_sub(1);
-        let mut picks: Vec<usize> = vec![0, 1, (1 + last) / 2, last];
+        let mut picks: Vec<usize> = vec![0, 1, last.div_ceil(2), last];
         picks.retain(|&k| k <= last);
         picks.dedup();
         picks
@@ -167,7 +167,9 @@ pub fn judgement(nets: &[NetGradients]) -> Vec<String> {
 
 /// Groups recorded gradient norms by net, in order plain then residual, by depth.
 pub fn nets(runs: Vec<(crate::plan::Run, f64, Vec<Gradients>)>) -> Vec<NetGradients> {
-    let mut by: BTreeMap<(bool, u32, Shortcut), (Vec<f64>, Vec<Vec<Gradients>>)> = BTreeMap::new();
+    // (residual, depth, shortcut) -> each seed's final training error and gradient records.
+    type Seeds = (Vec<f64>, Vec<Vec<Gradients>>);
+    let mut by: BTreeMap<(bool, u32, Shortcut), Seeds> = BTreeMap::new();
     for (run, train_error, g) in runs {
         let shortcut = if run.arch == Arch::Plain { Shortcut::A } else { run.shortcut };
         let e = by.entry((run.arch == Arch::Residual, run.depth, shortcut)).or_default();
