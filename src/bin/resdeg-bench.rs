@@ -72,7 +72,7 @@ struct Args {
 /// option A, no warm-up (the reference has none), evaluated after the epoch.
 fn config(a: &Args, archs: &str, depth: u32, iterations: usize) -> Result<Config> {
     let mut text = format!(
-        "depths: [{depth}]\narchs: [{archs}]\nbatch_size: {}\ndevice: {}\ntf32: {}\nbf16: {}\nlayer_responses: false\n\
+        "depths: [{depth}]\narchs: [{archs}]\nbatch_size: {}\ndevice: {}\ntf32: {}\nbf16: {}\nlayer_responses: false\ngradient_norms: false\n\
          schedule: {{iterations: {iterations}, milestones: [], warmup: {{enabled: false}}}}\n\
          data: {{train_subset: {}, test_subset: {}}}\n",
         a.batch, a.device, a.tf32, a.bf16, a.epoch_train, a.epoch_test
@@ -144,6 +144,24 @@ fn bench_depth(a: &Args, depth: u32, device: Device, data: Option<&Cifar10>) -> 
     print(depth, "train_img_s", &per_step(&times, 1.0), "");
     let ms: Vec<f64> = times.iter().map(|t| 1000.0 * t / a.steps as f64).collect();
     print(depth, "train_ms_per_it", &ms, "");
+
+    // The gradient-norm measurement (one more forward and backward on a batch, no step), timed
+    // in turn with training steps so that drift hits both alike: its cost in training steps.
+    let mut ratios = Vec::new();
+    for _ in 0..a.repeats {
+        let steps = time(device, 0, 1, || {
+            for _ in 0..a.steps {
+                let _ = learner.step(&xs, &ys, 0.1);
+            }
+        });
+        let probes = time(device, 0, 1, || {
+            for _ in 0..a.steps {
+                let _ = measure::gradient_norms(&learner, &xs, &ys);
+            }
+        });
+        ratios.push(probes[0] / steps[0]);
+    }
+    print(depth, "gradient_norms_per_step", &ratios, "");
 
     if a.pair {
         let pair_cfg = config(a, "plain, residual", depth, 1)?;
