@@ -63,8 +63,30 @@ pub fn estimate_s(cfg: &Config, run: &Run, cost: &StepCost, train_images: u64, e
     let per_epoch = crate::data::iterations_per_epoch(cfg.last_batch, train_images, cfg.batch_size as u64);
     let epochs = (its as f64 / per_epoch).ceil() as u64;
     // Evaluated every eval_every epochs and after the last, plus the layer responses at the end.
-    let evals = epochs / cfg.eval_every as u64
-        + u64::from(!epochs.is_multiple_of(cfg.eval_every as u64))
-        + u64::from(cfg.layer_responses);
-    scale * (its as f64 * cost.train_step_s + (evals * eval_images) as f64 * cost.eval_image_s)
+    let tests = epochs / cfg.eval_every as u64 + u64::from(!epochs.is_multiple_of(cfg.eval_every as u64));
+    let evals = tests + u64::from(cfg.layer_responses);
+    // Gradient norms at the start, after step 1 and at every evaluation: about 1.2 steps each
+    // (BENCHMARKS.md).
+    let steps = its as f64 + if cfg.gradient_norms { 1.2 * (tests + 2) as f64 } else { 0.0 };
+    scale * (steps * cost.train_step_s + (evals * eval_images) as f64 * cost.eval_image_s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// 64,000 iterations of 391 a 50,000-image epoch (`wrap`: 390.625): 164 epochs, 164 test
+    /// evaluations and the layer responses; gradient norms add 1.2 steps at each test and twice
+    /// at the start.
+    #[test]
+    fn the_estimate_counts_steps_evaluations_and_gradient_norms() {
+        let mut cfg = Config::parse("depths: [20]\n", std::path::Path::new("t.yaml"), "t").unwrap();
+        let run = Run::new(config::Arch::Residual, 20, config::Shortcut::A, 0);
+        let cost = StepCost { train_step_s: 1.0, eval_image_s: 1e-3, flops: run.flops() };
+        let with = estimate_s(&cfg, &run, &cost, 50_000, 10_000);
+        assert!((with - (64_000.0 + 1.2 * 166.0 + 165.0 * 10.0)).abs() < 1e-6, "{with}");
+        cfg.gradient_norms = false;
+        let without = estimate_s(&cfg, &run, &cost, 50_000, 10_000);
+        assert!((without - (64_000.0 + 165.0 * 10.0)).abs() < 1e-6, "{without}");
+    }
 }
