@@ -482,12 +482,14 @@ pub fn write_run_info(cfg: &Config, run: &Run, info: &RunInfo) -> Result<()> {
 }
 
 /// Whether two configs describe the same science (they may differ in where and how fast they run,
-/// and in how many seeds they hold: a run's seed is in its name, so adding seeds replicates the
-/// same runs rather than changing them).
+/// in how many seeds they hold: a run's seed is in its name, so adding seeds replicates the same
+/// runs rather than changing them; and in what is measured beside training, which changes no
+/// number of it: `train`'s tests prove it for the gradient norms).
 fn same_experiment(a: &Config, b: &Config) -> bool {
     let strip = |c: &Config| {
         let mut c = c.clone();
         c.seeds = vec![];
+        (c.layer_responses, c.gradient_norms) = (false, false);
         (c.device, c.devices, c.threads, c.channels_last) = (String::new(), vec![], None, None);
         (c.results_dir, c.plots_dir, c.data.dir, c.data.download) =
             (PathBuf::new(), PathBuf::new(), PathBuf::new(), false);
@@ -659,11 +661,12 @@ mod tests {
     }
 
     #[test]
-    fn more_seeds_are_the_same_experiment_other_recipes_are_not() {
+    fn more_seeds_or_measurements_are_the_same_experiment_other_recipes_are_not() {
         let a = Config::parse("name: x\ndepths: [20]\n", Path::new("x.yaml"), "x").unwrap();
         let mut b = a.clone();
         b.seeds = vec![0, 1, 2];
         b.threads = Some(1);
+        b.gradient_norms = false;
         assert!(same_experiment(&a, &b));
         b.schedule.iterations += 1;
         assert!(!same_experiment(&a, &b));
