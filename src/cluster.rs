@@ -2,10 +2,13 @@
 //! (`--devices`), or one Slurm array task per lockstep group or run (`--slurm`). Workers coordinate only through
 //! the run claims of [`crate::claim`], so any mix of them can work on one results folder.
 
+use crate::config::{self, Config};
+use crate::plan::{self, Run};
+use crate::{backend, claim, cost, record, sweep};
 use anyhow::{Context, Result, bail};
 use std::fmt::Write as _;
 use std::io::{BufRead, BufReader};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 /// What every worker is asked besides its device.
@@ -14,6 +17,44 @@ pub struct WorkerArgs<'a> {
     pub only: Option<&'a str>,
     /// Threads per worker (CPU workers split the cores).
     pub threads: Option<usize>,
+}
+
+/// `--devices` with several entries: checks every device and gives CPU workers their share of the
+/// cores (unless `w.threads` is set). With `dry_run` returns the plan as those workers would
+/// train it; else forgets the runs if `fresh`, starts one worker per device and waits for all.
+pub fn local_workers(
+    cfg: &Config,
+    runs: &[Run],
+    devices: &[String],
+    mut w: WorkerArgs,
+    fresh: bool,
+    dry_run: bool,
+) -> Result<Option<String>> {
+    let names: Vec<config::Device> =
+        devices.iter().map(|d| config::parse_worker_device(d).expect("checked")).collect();
+    for &d in &names {
+        plan::device(d)?;
+    }
+    let cpu_workers = names.iter().filter(|d| **d == config::Device::Cpu).count();
+    w.threads =
+        w.threads.or((cpu_workers > 1).then(|| (tch::get_num_threads() as usize / cpu_workers).max(1)));
+    let list = names.iter().map(|d| d.to_string()).collect::<Vec<_>>();
+    if dry_run {
+        let each = w.threads.map_or(String::new(), |t| format!(" ({t} threads each)"));
+        let first = plan::device(*names.first().expect("two or more workers"))?;
+        let on = format!("{} workers: {}{each}", list.len(), list.join(", "));
+        if let Some(t) = w.threads {
+            tch::set_num_threads(t as i32);
+        }
+        backend::apply(cfg, first);
+        return Ok(Some(cost::plan_text(cfg, runs, &on, first, list.len())));
+    }
+    claim::prepare(cfg)?;
+    if fresh {
+        sweep::forget(cfg, runs)?;
+    }
+    run_workers(&list, &w)?;
+    Ok(None)
 }
 
 /// Runs one worker process per entry of `devices` (this same binary, `--worker --device D`),
@@ -64,12 +105,72 @@ pub fn run_workers(devices: &[String], w: &WorkerArgs) -> Result<()> {
     Ok(())
 }
 
-/// Slurm settings for `--slurm`.
-pub struct Slurm<'a> {
-    pub partition: Option<&'a str>,
+/// What one Slurm array task trains: a lockstep group (the twins of a depth and seed together on
+/// one batch pipeline, as in a local run) or a single run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TaskPer {
+    Group,
+    Run,
+}
+
+/// `--slurm FILE`: writes the job-array script for `runs` of the sweep file `config` (this binary
+/// in every task); returns what to tell the user.
+pub fn write_slurm(
+    cfg: &Config,
+    config: &Path,
+    runs: &[Run],
+    script: &Path,
+    s: &SlurmArgs,
+) -> Result<String> {
+    let per = s.slurm_per;
+    let exe = std::env::current_exe()?;
+    let config = std::fs::canonicalize(config)?;
+    let log_dir = std::path::absolute(record::experiment_dir(cfg).join("slurm"))?;
+    std::fs::create_dir_all(&log_dir).with_context(|| {
+        format!("results_dir = {}: cannot create {}", cfg.results_dir.display(), log_dir.display())
+    })?;
+    let tasks: Vec<String> = match per {
+        TaskPer::Group => plan::lockstep_groups(runs)
+            .iter()
+            .map(|g| g.iter().map(|r| r.id.as_str()).collect::<Vec<_>>().join(","))
+            .collect(),
+        TaskPer::Run => runs.iter().map(|r| r.id.clone()).collect(),
+    };
+    let text = slurm_script(&exe, &config, &cfg.name, &tasks, &log_dir, s);
+    std::fs::write(script, text).with_context(|| format!("--slurm {}: cannot write it", script.display()))?;
+    Ok(format!(
+        "wrote {} ({} array tasks, one per {}); submit it with: sbatch {}\nwhen every task has ended: {} {} --report",
+        script.display(),
+        tasks.len(),
+        if per == TaskPer::Group { "lockstep group" } else { "run" },
+        script.display(),
+        exe.display(),
+        config.display()
+    ))
+}
+
+/// `--slurm` and its settings, as command-line flags.
+#[derive(Debug, clap::Args)]
+pub struct SlurmArgs {
+    /// Write an sbatch job-array script (one array task per run) to FILE instead of training.
+    #[arg(long, value_name = "FILE")]
+    pub slurm: Option<PathBuf>,
+    /// --slurm: one array task per lockstep `group` (the plain and residual twins of a depth and
+    /// seed, trained together as in a local run) or per `run` (twins in separate tasks).
+    #[arg(long, value_enum, default_value = "group", requires = "slurm")]
+    pub slurm_per: TaskPer,
+    /// --slurm: the partition to submit to.
+    #[arg(long, requires = "slurm")]
+    pub partition: Option<String>,
+    /// --slurm: GPUs per array task (0 for CPU-only tasks).
+    #[arg(long, default_value_t = 1, requires = "slurm")]
     pub gpus: u32,
-    pub time: &'a str,
-    pub cpus: u32,
+    /// --slurm: CPU cores per array task.
+    #[arg(long, default_value_t = 8, requires = "slurm")]
+    pub cpus_per_task: u32,
+    /// --slurm: time limit per array task (Slurm's format, e.g. 12:00:00 or 2-00:00:00).
+    #[arg(long, default_value = "24:00:00", requires = "slurm")]
+    pub time: String,
 }
 
 /// An sbatch script with one array task per entry of `tasks` (run ids, comma-separated): each task
@@ -81,7 +182,7 @@ pub fn slurm_script(
     name: &str,
     tasks: &[String],
     log_dir: &Path,
-    s: &Slurm,
+    s: &SlurmArgs,
 ) -> String {
     let mut out = String::from("#!/usr/bin/env bash\n");
     let _ = writeln!(
@@ -93,13 +194,13 @@ pub fn slurm_script(
     let _ = writeln!(out, "#   {} {} --report", exe.display(), config.display());
     let _ = writeln!(out, "#SBATCH --job-name=resdeg-{name}");
     let _ = writeln!(out, "#SBATCH --array=0-{}", tasks.len() - 1);
-    if let Some(p) = s.partition {
+    if let Some(p) = &s.partition {
         let _ = writeln!(out, "#SBATCH --partition={p}");
     }
     if s.gpus > 0 {
         let _ = writeln!(out, "#SBATCH --gres=gpu:{}", s.gpus);
     }
-    let _ = writeln!(out, "#SBATCH --cpus-per-task={}", s.cpus);
+    let _ = writeln!(out, "#SBATCH --cpus-per-task={}", s.cpus_per_task);
     let _ = writeln!(out, "#SBATCH --time={}", s.time);
     let _ = writeln!(out, "#SBATCH --requeue");
     let _ = writeln!(out, "#SBATCH --open-mode=append");
@@ -133,7 +234,14 @@ mod tests {
         let ids: Vec<String> = ["plain-20-s0,residual-20-A-s0", "residual-110-A-s1", "residual-1202-A-s0"]
             .map(String::from)
             .into();
-        let s = Slurm { partition: Some("gpu"), gpus: 1, time: "12:00:00", cpus: 8 };
+        let s = SlurmArgs {
+            slurm: None,
+            slurm_per: TaskPer::Group,
+            partition: Some("gpu".into()),
+            gpus: 1,
+            time: "12:00:00".into(),
+            cpus_per_task: 8,
+        };
         let text = slurm_script(
             Path::new("/opt/resdeg"),
             Path::new("/home/u/exp.yaml"),

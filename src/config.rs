@@ -446,6 +446,73 @@ fn path_text(path: &[Seg]) -> String {
 }
 
 impl Config {
+    /// Whether two configs describe the same experiment, so that their runs may share a results
+    /// folder: every key that changes a number a run produces is equal. They may differ in the
+    /// machine (where and how fast runs train, where the data lies), in the seeds a sweep holds
+    /// (a run's seed is in its name, so more seeds replicate the same runs) and in what is
+    /// measured beside training (`train`'s tests prove the gradient norms change nothing).
+    pub fn same_experiment(&self, other: &Config) -> bool {
+        self.recipe() == other.recipe()
+    }
+
+    /// The config with everything but the recipe cleared. It takes the config apart field by
+    /// field, so that a new key does not compile until it is sorted into recipe or not here.
+    fn recipe(&self) -> Config {
+        let Config {
+            name,
+            data,
+            archs,
+            depths,
+            shortcut,
+            grids,
+            batch_size,
+            last_batch,
+            optimizer,
+            schedule,
+            augment,
+            eval_every,
+            tf32,
+            bf16,
+            // Which runs, and what is measured beside them.
+            seeds: _,
+            layer_responses: _,
+            gradient_norms: _,
+            // The machine.
+            device: _,
+            devices: _,
+            threads: _,
+            channels_last: _,
+            results_dir: _,
+            plots_dir: _,
+        } = self.clone();
+        let Data { validation, train_subset, test_subset, dir: _, download: _ } = data;
+        Config {
+            name,
+            data: Data { validation, train_subset, test_subset, dir: PathBuf::new(), download: false },
+            archs,
+            depths,
+            shortcut,
+            seeds: vec![],
+            grids,
+            batch_size,
+            last_batch,
+            optimizer,
+            schedule,
+            augment,
+            eval_every,
+            layer_responses: false,
+            gradient_norms: false,
+            device: String::new(),
+            devices: vec![],
+            threads: None,
+            tf32,
+            bf16,
+            channels_last: None,
+            results_dir: PathBuf::new(),
+            plots_dir: PathBuf::new(),
+        }
+    }
+
     /// Reads, parses and checks a sweep file.
     pub fn load(file: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(file).map_err(|e| ConfigError {
@@ -929,5 +996,22 @@ mod tests {
         assert_eq!(locate(text, &[Key("grids"), Index(1), Key("seeds"), Index(1)]), Some(7));
         assert_eq!(locate(text, &[Key("grids"), Index(1), Key("depths")]), Some(5));
         assert_eq!(locate(text, &[Key("nope")]), None);
+    }
+
+    #[test]
+    fn more_seeds_or_measurements_are_the_same_experiment_other_recipes_are_not() {
+        let a = Config::parse("name: x\ndepths: [20]\n", Path::new("x.yaml"), "x").unwrap();
+        let mut b = a.clone();
+        b.seeds = vec![0, 1, 2];
+        b.threads = Some(1);
+        b.gradient_norms = false;
+        assert!(a.same_experiment(&b));
+        (b.device, b.results_dir, b.data.dir) = ("cuda:1".into(), "elsewhere".into(), "/data".into());
+        assert!(a.same_experiment(&b));
+        b.schedule.iterations += 1;
+        assert!(!a.same_experiment(&b));
+        let mut c = a.clone();
+        c.data.train_subset = Some(100);
+        assert!(!a.same_experiment(&c));
     }
 }

@@ -4,7 +4,7 @@
 use crate::config::{self, Config};
 use crate::learner::Learner;
 use crate::measure;
-use crate::plan::Run;
+use crate::plan::{self, Run};
 use std::time::Instant;
 use tch::{Device, Kind, Tensor};
 
@@ -69,6 +69,36 @@ pub fn estimate_s(cfg: &Config, run: &Run, cost: &StepCost, train_images: u64, e
     // (BENCHMARKS.md).
     let steps = its as f64 + if cfg.gradient_norms { 1.2 * (tests + 2) as f64 } else { 0.0 };
     scale * (steps * cost.train_step_s + (evals * eval_images) as f64 * cost.eval_image_s)
+}
+
+/// What `--dry-run` prints: the sweep's runs, where they would train (`on`) and, with `device`, how long each
+/// would take there (estimated from a few measured steps of residual-20, scaled by multiply-adds).
+pub fn plan_text(cfg: &Config, runs: &[Run], on: &str, device: Device, workers: usize) -> String {
+    let mut out = format!(
+        "experiment {}: {} runs, {} iterations each at batch {}, on {on}\n",
+        cfg.name,
+        runs.len(),
+        cfg.schedule.iterations,
+        cfg.batch_size
+    );
+    let step = measure_step(cfg, device);
+    let (train, eval) = crate::data::images_in_use(cfg);
+    let times: Vec<f64> = runs.iter().map(|r| estimate_s(cfg, r, &step, train as u64, eval as u64)).collect();
+    out += &plan::table(runs, Some(&times));
+    let total: f64 = times.iter().sum();
+    let split = if workers > 1 {
+        format!(" (about {} with {workers} workers)", plan::duration(total / workers as f64))
+    } else {
+        String::new()
+    };
+    out += &format!(
+        "estimated: {} in all{split}, from residual-20 measured here at {:.0} ms a step and {:.2} ms an \
+         evaluated image, scaled by multiply-adds; {train} training and {eval} evaluation images\n",
+        plan::duration(total),
+        1e3 * step.train_step_s,
+        1e3 * step.eval_image_s
+    );
+    out
 }
 
 #[cfg(test)]

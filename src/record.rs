@@ -481,23 +481,6 @@ pub fn write_run_info(cfg: &Config, run: &Run, info: &RunInfo) -> Result<()> {
     write_text(&run_dir(cfg, run).join("run.yaml"), &text)
 }
 
-/// Whether two configs describe the same science (they may differ in where and how fast they run,
-/// in how many seeds they hold: a run's seed is in its name, so adding seeds replicates the same
-/// runs rather than changing them; and in what is measured beside training, which changes no
-/// number of it: `train`'s tests prove it for the gradient norms).
-fn same_experiment(a: &Config, b: &Config) -> bool {
-    let strip = |c: &Config| {
-        let mut c = c.clone();
-        c.seeds = vec![];
-        (c.layer_responses, c.gradient_norms) = (false, false);
-        (c.device, c.devices, c.threads, c.channels_last) = (String::new(), vec![], None, None);
-        (c.results_dir, c.plots_dir, c.data.dir, c.data.download) =
-            (PathBuf::new(), PathBuf::new(), PathBuf::new(), false);
-        c
-    };
-    strip(a) == strip(b)
-}
-
 /// Whether a run has already ended (finished or diverged) under this same experiment. A run
 /// folder made by a different config is an error: mixing the two would corrupt the comparison.
 pub fn already_done(cfg: &Config, run: &Run) -> Result<bool> {
@@ -507,7 +490,7 @@ pub fn already_done(cfg: &Config, run: &Run) -> Result<bool> {
     }
     let info = RunInfo::read(&path)?;
     anyhow::ensure!(
-        same_experiment(&info.config, cfg),
+        info.config.same_experiment(cfg),
         "{} was made by a different config of experiment {}; give this config another name (or results_dir), \
          or delete {} to start over",
         path.display(),
@@ -658,18 +641,6 @@ mod tests {
 
     fn run() -> Run {
         Run { id: "residual-8-A-s3".into(), arch: Arch::Residual, depth: 8, shortcut: Shortcut::A, seed: 3 }
-    }
-
-    #[test]
-    fn more_seeds_or_measurements_are_the_same_experiment_other_recipes_are_not() {
-        let a = Config::parse("name: x\ndepths: [20]\n", Path::new("x.yaml"), "x").unwrap();
-        let mut b = a.clone();
-        b.seeds = vec![0, 1, 2];
-        b.threads = Some(1);
-        b.gradient_norms = false;
-        assert!(same_experiment(&a, &b));
-        b.schedule.iterations += 1;
-        assert!(!same_experiment(&a, &b));
     }
 
     #[test]

@@ -20,6 +20,35 @@ pub struct Done {
     pub elsewhere: usize,
 }
 
+impl Done {
+    /// What a sweep prints at its end: each run's status and final errors, where the records
+    /// are, and whether other workers still train runs of it (`file`: the sweep file).
+    pub fn summary(&self, cfg: &Config, file: &str) -> String {
+        let mut out =
+            format!("\n{:<20} {:>9} {:>14} {:>13}\n", "run id", "status", "train error %", "test error %");
+        for o in &self.outcomes {
+            let last = o.curves.last();
+            let pct = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{:.2}", 100.0 * v));
+            let status = if o.status == record::Status::Diverged { "diverged" } else { "finished" };
+            out += &format!(
+                "{:<20} {:>9} {:>14} {:>13}\n",
+                o.run.id,
+                status,
+                pct(last.map(|r| r.train_error)),
+                pct(last.and_then(|r| r.test_error))
+            );
+        }
+        out += &format!("records: {}\n", record::experiment_dir(cfg).display());
+        if self.elsewhere > 0 {
+            out += &format!(
+                "{} run(s) were being trained by other workers; once they end, `resdeg {file} --report` draws everything\n",
+                self.elsewhere
+            );
+        }
+        out
+    }
+}
+
 /// Trains every run of `runs` that has not ended, group by group, on `device` (`fresh`: their
 /// records and checkpoints deleted first).
 pub fn train(cfg: &Config, runs: &[Run], device: Device, fresh: bool, progress: &Progress) -> Result<Done> {
