@@ -6,7 +6,7 @@
 
 use anyhow::{Context, Result, bail};
 use polars::prelude::*;
-use resdeg::record::{RunInfo, read_parquet};
+use resdeg::record::{RunInfo, Status, read_parquet};
 use std::path::{Path, PathBuf};
 
 /// Columns that measure the machine, not the training.
@@ -38,7 +38,7 @@ fn main() -> Result<()> {
         }
         let (x, y) = (status(&a.join(run))?, status(&b.join(run))?);
         if x != y {
-            differences.push(format!("{run}: status {x} against {y}"));
+            differences.push(format!("{run}: status {} against {}", x.as_str(), y.as_str()));
         }
     }
     if !differences.is_empty() {
@@ -82,6 +82,6 @@ fn frame(path: &Path) -> Result<DataFrame> {
     Ok(df.select(keep)?)
 }
 
-fn status(run_dir: &Path) -> Result<String> {
+fn status(run_dir: &Path) -> Result<Status> {
     Ok(RunInfo::read(&run_dir.join("run.yaml"))?.status)
 }

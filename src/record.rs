@@ -61,6 +61,22 @@ pub enum Status {
     Diverged,
 }
 
+impl Status {
+    /// Finished or diverged: nothing left to train.
+    pub fn ended(self) -> bool {
+        self != Status::Running
+    }
+
+    /// As run.yaml writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Running => "running",
+            Status::Finished => "finished",
+            Status::Diverged => "diverged",
+        }
+    }
+}
+
 /// What a run produced.
 #[derive(Debug)]
 pub struct Outcome {
@@ -83,15 +99,22 @@ pub struct Row {
     pub test_error: Option<f64>,
 }
 
-/// A recorded run: its rows in order and its status (finished, diverged, …) from run.yaml.
+/// A recorded run: its rows in order and its status from run.yaml (None without one).
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunCurve {
     pub run: Run,
-    pub status: String,
+    pub status: Option<Status>,
     pub rows: Vec<Row>,
     /// What its run.yaml says it trained on, and in how many sittings.
     pub data: Option<DataIdentity>,
     pub sittings: usize,
+}
+
+impl RunCurve {
+    /// Whether its run.yaml says it diverged (its numbers then count in no statistic).
+    pub fn diverged(&self) -> bool {
+        self.status == Some(Status::Diverged)
+    }
 }
 
 /// The folder of one experiment's results.
@@ -273,7 +296,7 @@ pub struct RunInfo {
     pub shortcut: crate::config::Shortcut,
     pub seed: u64,
     /// running, finished or diverged.
-    pub status: String,
+    pub status: Status,
     /// The whole sweep's resolved config (every default filled in) that this run belongs to.
     pub config: Config,
     /// The data it trained on; absent in records made before resdeg recorded it.
@@ -368,7 +391,7 @@ impl RunInfo {
             depth: run.depth,
             shortcut: run.shortcut,
             seed: run.seed,
-            status: "running".into(),
+            status: Status::Running,
             config: cfg.clone(),
             data: Some(data.clone()),
             sittings,
@@ -497,7 +520,7 @@ pub fn already_done(cfg: &Config, run: &Run) -> Result<bool> {
         cfg.name,
         experiment_dir(cfg).display()
     );
-    Ok(info.status == "finished" || info.status == "diverged")
+    Ok(info.status.ended())
 }
 
 /// Refuses to train `run` on `data` when its record says it trained on other files: a resumed run
@@ -528,12 +551,7 @@ pub fn write_outcome(cfg: &Config, o: &Outcome, mut info: RunInfo) -> Result<()>
     if !o.gradients.is_empty() {
         write_parquet(&dir.join("gradient_norms.parquet"), gradients_frame(&o.run, &o.gradients)?)?;
     }
-    info.status = match o.status {
-        Status::Running => "running",
-        Status::Finished => "finished",
-        Status::Diverged => "diverged",
-    }
-    .into();
+    info.status = o.status;
     info.ended = Some(now());
     if let Some(last) = info.sittings.last_mut() {
         last.ended = info.ended.clone();
@@ -584,7 +602,7 @@ pub fn curves(cfg: &Config) -> Result<Vec<RunCurve>> {
                 seed: seed.get(i).unwrap_or(0),
             };
             let info = RunInfo::read(&run_dir(cfg, &run).join("run.yaml")).ok();
-            let status = info.as_ref().map_or_else(|| "unknown".to_string(), |i| i.status.clone());
+            let status = info.as_ref().map(|i| i.status);
             let (data, sittings) = info.map_or((None, 0), |i| (i.data, i.sittings.len()));
             out.push(RunCurve { run, status, rows: vec![], data, sittings });
         }

@@ -59,7 +59,7 @@ type Figure = (&'static str, Box<dyn Fn(&Path) -> Result<()> + Send + Sync>);
 
 /// The figures the records allow, and a line for each one skipped.
 fn figures(cfg: &Config, curves: &[RunCurve], grads: &[NetGradients]) -> Result<(Vec<Figure>, Vec<String>)> {
-    let ok: Vec<&RunCurve> = curves.iter().filter(|c| c.status != "diverged" && !c.rows.is_empty()).collect();
+    let ok: Vec<&RunCurve> = curves.iter().filter(|c| !c.diverged() && !c.rows.is_empty()).collect();
     let nets = |arch: Arch| -> BTreeMap<(u32, Shortcut), Vec<&RunCurve>> {
         let mut m: BTreeMap<(u32, Shortcut), Vec<&RunCurve>> = BTreeMap::new();
         for c in ok.iter().filter(|c| c.run.arch == arch) {
@@ -196,7 +196,7 @@ fn gradient_panels(grads: &[NetGradients]) -> Vec<plot::GradientPanel> {
 /// Every recorded run's gradient norms with its final training error, grouped by net.
 fn gradient_records(cfg: &Config, curves: &[RunCurve]) -> Result<Vec<NetGradients>> {
     let mut runs = Vec::new();
-    for c in curves.iter().filter(|c| c.status != "diverged") {
+    for c in curves.iter().filter(|c| !c.diverged()) {
         if let Some(g) = record::gradients(cfg, &c.run)? {
             runs.push((c.run.clone(), c.final_errors().train_error, g));
         }

@@ -33,8 +33,8 @@ pub fn lines(cfg: &Config, runs: &[Run]) -> Vec<Line> {
         .map(|run| {
             let yaml = record::run_dir(cfg, run).join("run.yaml");
             let info = RunInfo::read(&yaml).ok();
-            if let Some(i) = info.as_ref().filter(|i| i.status == "finished" || i.status == "diverged") {
-                let state = if i.status == "finished" { "finished" } else { "diverged" };
+            if let Some(i) = info.as_ref().filter(|i| i.status.ended()) {
+                let state = i.status.as_str();
                 let ended = i.ended.as_deref().unwrap_or("?");
                 let sittings = if i.sittings.len() > 1 { format!(", in {} sittings", i.sittings.len()) } else { String::new() };
                 return Line { run_id: run.id.clone(), state, detail: format!("ended {ended}{sittings}") };

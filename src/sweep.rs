@@ -29,7 +29,7 @@ impl Done {
         for o in &self.outcomes {
             let last = o.curves.last();
             let pct = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{:.2}", 100.0 * v));
-            let status = if o.status == record::Status::Diverged { "diverged" } else { "finished" };
+            let status = o.status.as_str();
             out += &format!(
                 "{:<20} {:>9} {:>14} {:>13}\n",
                 o.run.id,

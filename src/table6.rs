@@ -73,7 +73,7 @@ pub fn table(curves: &[RunCurve]) -> Vec<TableRow> {
                 mean,
                 std,
                 seeds: n,
-                diverged: runs.iter().filter(|c| c.status == "diverged").count(),
+                diverged: runs.iter().filter(|c| c.diverged()).count(),
             }
         })
         .collect()

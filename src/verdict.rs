@@ -11,7 +11,7 @@ impl RunCurve {
     /// The final epoch's errors; the test error is the last one measured.
     pub fn final_errors(&self) -> Final {
         let last = self.rows.last();
-        let diverged = self.status == "diverged";
+        let diverged = self.diverged();
         Final {
             run_id: self.run.id.clone(),
             arch: self.run.arch,
