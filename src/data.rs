@@ -20,7 +20,7 @@ pub const TRAIN_FILES: [&str; 5] =
 pub const TEST_FILE: &str = "test_batch.bin";
 const RECORDS_PER_FILE: usize = 10_000;
 /// One label byte, then 1024 red, 1024 green and 1024 blue bytes, each plane row-major 32x32.
-const RECORD: usize = 1 + 3 * 32 * 32;
+pub(crate) const RECORD: usize = 1 + 3 * 32 * 32;
 pub const CLASSES: u8 = 10;
 
 pub const OFFICIAL_URL: &str = "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz";
@@ -34,7 +34,7 @@ pub fn resolve_dir(configured: &Path) -> PathBuf {
     }
 }
 
-fn all_files() -> impl Iterator<Item = &'static str> {
+pub(crate) fn all_files() -> impl Iterator<Item = &'static str> {
     TRAIN_FILES.into_iter().chain([TEST_FILE])
 }
 
@@ -499,34 +499,10 @@ impl Augmentation {
     }
 }
 
-/// Writes CIFAR-shaped files for tests: `per_file` records in each of the six files, a learnable
-/// task (each class tints the image and brightens one band of rows) with noise, from `seed`.
-pub fn write_synthetic(dir: &Path, per_file: usize, seed: u64) -> Result<()> {
-    fs::create_dir_all(dir)?;
-    let mut rng = Rng::new(seed, 0);
-    for (k, name) in all_files().enumerate() {
-        let mut bytes = Vec::with_capacity(per_file * RECORD);
-        for i in 0..per_file {
-            let label = ((i + k) % CLASSES as usize) as u8;
-            bytes.push(label);
-            for ch in 0..3 {
-                for px in 0..1024 {
-                    let row = px / 32;
-                    let tint = if (label as usize + ch).is_multiple_of(3) { 60 } else { 0 };
-                    let band = if row / 3 == label as usize { 80 } else { 0 };
-                    let noise = rng.below(96) as usize;
-                    bytes.push((40 + tint + band + noise).min(255) as u8);
-                }
-            }
-        }
-        fs::write(dir.join(name), bytes)?;
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::write_synthetic;
 
     fn tmp(name: &str) -> PathBuf {
         let d = std::env::temp_dir().join(format!("resdeg-data-{name}-{}", std::process::id()));

@@ -131,7 +131,7 @@ mod tests {
     #[test]
     fn sgd_matches_libtorch() {
         use tch::nn::OptimizerConfig;
-        let _rng = crate::torch_rng_lock();
+        let _rng = crate::testing::torch_rng_lock();
         let xs = Tensor::randn([8, 3, 32, 32], (Kind::Float, Device::Cpu));
         let ys = Tensor::from_slice(&[0i64, 1, 2, 3, 4, 5, 6, 7]);
         for nesterov in [false, true] {

@@ -127,9 +127,10 @@ pub fn probe_batch(l: &Learner, split: &crate::data::Split, batch: i64) -> (Tens
 mod tests {
     use super::*;
     use crate::config::Config;
+    use crate::data::Cifar10;
     use crate::data::Split;
-    use crate::data::{Cifar10, write_synthetic};
     use crate::plan::Run;
+    use crate::testing::write_synthetic;
     use std::path::{Path, PathBuf};
     use tch::Device;
     use tch::nn::ModuleT;
@@ -148,7 +149,7 @@ mod tests {
     fn the_bf16_evaluation_loss_is_taken_in_fp32() {
         let (mut c, split, runs, dir) = tiny("bf16");
         c.bf16 = true;
-        let _rng = crate::torch_rng_lock();
+        let _rng = crate::testing::torch_rng_lock();
         let l = Learner::new(&c, &runs[1], Device::Cpu, Kind::Float);
         let (images, labels) = (&split.eval_images, &split.eval_labels);
         let (loss, _) = evaluate(&l, images, labels, &split.mean);
@@ -166,7 +167,7 @@ mod tests {
     #[test]
     fn gradient_norms_change_nothing_and_match_an_ordinary_backward() {
         let (c, split, runs, dir) = tiny("gradients");
-        let _rng = crate::torch_rng_lock();
+        let _rng = crate::testing::torch_rng_lock();
         for run in &runs {
             let l = Learner::new(&c, run, Device::Cpu, Kind::Double);
             let (xs, ys) = probe_batch(&l, &split, 16);

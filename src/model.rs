@@ -341,7 +341,7 @@ mod tests {
     use tch::{Device, nn::VarStore};
 
     fn built(arch: Arch, depth: u32, shortcut: Shortcut) -> (VarStore, Net) {
-        let _rng = crate::torch_rng_lock();
+        let _rng = crate::testing::torch_rng_lock();
         tch::manual_seed(0);
         let vs = VarStore::new(Device::Cpu);
         let net = net(&vs.root(), arch, depth, shortcut);
@@ -393,7 +393,7 @@ mod tests {
     #[test]
     fn shapes_and_responses() {
         let xs = {
-            let _rng = crate::torch_rng_lock();
+            let _rng = crate::testing::torch_rng_lock();
             Tensor::randn([4, 3, 32, 32], (Kind::Float, Device::Cpu))
         };
         for (arch, sc) in

@@ -173,7 +173,7 @@ pub fn write_atomic(path: &Path, write: impl FnOnce(&Path) -> Result<()>) -> Res
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
     let tmp = dir.join(format!(".{name}.tmp-{}", who()));
     let result = write(&tmp).and_then(|()| {
-        crate::crash_point(|| format!("write:{name}"));
+        crate::testing::crash_point(|| format!("write:{name}"));
         fs::File::open(&tmp)?.sync_all()?;
         fs::rename(&tmp, path).with_context(|| format!("cannot move {} into place", path.display()))
     });

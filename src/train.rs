@@ -206,7 +206,7 @@ pub fn train_lockstep(
                 warmup_end = Some(end);
             }
             images += len;
-            crate::crash_point(|| format!("iteration:{iteration}"));
+            crate::testing::crash_point(|| format!("iteration:{iteration}"));
             control.progress.iteration(iteration);
         }
 
@@ -410,7 +410,8 @@ fn load_checkpoint(path: &Path, members: &mut [Member]) -> Result<GroupState> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::data::{Cifar10, write_synthetic};
+    use crate::data::Cifar10;
+    use crate::testing::write_synthetic;
 
     fn cfg(text: &str) -> Config {
         Config::parse(text, Path::new("t.yaml"), "t").unwrap()
@@ -454,7 +455,7 @@ mod tests {
     ) -> Option<Vec<Outcome>> {
         let progress = Progress::new(true, 0);
         let control = Control { checkpoint, stop_after_epoch: stop, ..Control::new(&progress) };
-        let _rng = crate::torch_rng_lock();
+        let _rng = crate::testing::torch_rng_lock();
         train_lockstep(c, runs, split, Device::Cpu, &control).unwrap()
     }
 
@@ -561,7 +562,7 @@ mod tests {
         let progress = Progress::new(true, 0);
         let control = Control { observe: Some(&observe), ..Control::new(&progress) };
         let out = {
-            let _rng = crate::torch_rng_lock();
+            let _rng = crate::testing::torch_rng_lock();
             train_lockstep(c, runs, split, Device::Cpu, &control).unwrap().unwrap()
         };
         assert!(out.iter().all(|o| o.warmup == out[0].warmup), "twins share one warm-up");

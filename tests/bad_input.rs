@@ -19,7 +19,7 @@ struct Fixture {
 fn fixture(name: &str) -> Fixture {
     let dir = tmp(name);
     let data = dir.join("data");
-    resdeg::data::write_synthetic(&data, 32, 11).unwrap();
+    resdeg::testing::write_synthetic(&data, 32, 11).unwrap();
     let base = format!(
         "name: exp\ndepths: [8]\nbatch_size: 16\ndevice: cpu\nthreads: 1\n\
          schedule: {{iterations: 4, milestones: [3]}}\ndata: {{dir: {}}}\nresults_dir: {}\nplots_dir: {}\n",

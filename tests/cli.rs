@@ -65,7 +65,7 @@ fn missing_data_offline_says_what_to_do() {
 fn tiny_sweep_trains_plain_and_residual_twins() {
     let dir = tmp("tiny");
     let data = dir.join("data");
-    resdeg::data::write_synthetic(&data, 64, 5).unwrap();
+    resdeg::testing::write_synthetic(&data, 64, 5).unwrap();
     let cfg = config_in(
         &dir,
         "tiny.yaml",
@@ -120,7 +120,7 @@ fn tiny_sweep_trains_plain_and_residual_twins() {
 fn diverged_runs_are_marked_and_the_sweep_completes() {
     let dir = tmp("diverge");
     let data = dir.join("data");
-    resdeg::data::write_synthetic(&data, 16, 2).unwrap();
+    resdeg::testing::write_synthetic(&data, 16, 2).unwrap();
     let cfg = config_in(
         &dir,
         "boom.yaml",
@@ -143,7 +143,7 @@ fn diverged_runs_are_marked_and_the_sweep_completes() {
 fn only_selects_runs_and_fresh_starts_them_over() {
     let dir = tmp("only");
     let data = dir.join("data");
-    resdeg::data::write_synthetic(&data, 16, 3).unwrap();
+    resdeg::testing::write_synthetic(&data, 16, 3).unwrap();
     let cfg = config_in(
         &dir,
         "sel.yaml",
@@ -265,7 +265,7 @@ fn threads_follow_the_allocation() {
 fn status_shows_a_live_sweep() {
     let dir = tmp("status");
     let data = dir.join("data");
-    resdeg::data::write_synthetic(&data, 32, 5).unwrap();
+    resdeg::testing::write_synthetic(&data, 32, 5).unwrap();
     let cfg = config_in(
         &dir,
         "st.yaml",
@@ -317,7 +317,7 @@ fn status_shows_a_live_sweep() {
 fn run_records_name_their_data_and_every_sitting() {
     let dir = tmp("sittings");
     let data = dir.join("data");
-    resdeg::data::write_synthetic(&data, 32, 4).unwrap();
+    resdeg::testing::write_synthetic(&data, 32, 4).unwrap();
     let body = "depths: [8]\nbatch_size: 16\ndevice: cpu\nthreads: 1\nschedule: {iterations: 15, milestones: [10]}\n\
                 data: {train_subset: 96}\n";
     let cfg = config_in(&dir, "sit.yaml", body);

@@ -17,7 +17,7 @@ const RUNS: [&str; 2] = ["plain-8-s0", "residual-8-A-s0"];
 fn setup(dir: &Path, results: &str, depths: &str) -> PathBuf {
     let data = dir.join("data");
     if !data.exists() {
-        resdeg::data::write_synthetic(&data, 24, 3).unwrap();
+        resdeg::testing::write_synthetic(&data, 24, 3).unwrap();
     }
     let cfg = dir.join(format!("{results}.yaml"));
     fs::write(

@@ -26,10 +26,11 @@
 mod common;
 
 use resdeg::config::Config;
-use resdeg::data::{Augmentation, Cifar10, write_synthetic};
+use resdeg::data::{Augmentation, Cifar10};
 use resdeg::learner::Learner;
 use resdeg::measure;
 use resdeg::progress::Progress;
+use resdeg::testing::write_synthetic;
 use resdeg::train::{self, Control, Step};
 use resdeg::{plan, record};
 use std::cell::RefCell;

@@ -206,7 +206,7 @@ fn bench_depth(a: &Args, depth: u32, device: Device, data: Option<&Cifar10>) -> 
 fn main() -> Result<()> {
     let a = Args::parse();
     if let Some(dir) = &a.write_synthetic {
-        return resdeg::data::write_synthetic(dir, 1024, 7);
+        return resdeg::testing::write_synthetic(dir, 1024, 7);
     }
     let cfg = config(&a, "residual", a.depths[0], 1)?;
     let device = plan::device(cfg.device())?;
