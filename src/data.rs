@@ -5,6 +5,8 @@
 //! tch's own `vision::cifar` reader assumes exactly 10,000 records a file and copies one image at
 //! a time; this one reads each file with one tensor op, checks it first, and also accepts the small
 //! CIFAR-shaped files that tests write.
+//!
+//! Longer than ~500 lines only with its unit tests, kept below the code they test.
 
 use crate::config::LastBatch;
 pub use crate::config::{TEST_IMAGES, TRAIN_IMAGES};

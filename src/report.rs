@@ -2,6 +2,8 @@
 //! data, the verdict, Table 6, the figures), table6.md and table6.csv, and the paper's figures
 //! drawn by `plot` from the records the runs allow. Reads only the records, so it runs on a sweep
 //! still in progress.
+//!
+//! Longer than ~500 lines only with its unit tests, kept below the code they test.
 
 use crate::config::{Arch, Config, Shortcut};
 use crate::data::DataIdentity;

@@ -2,6 +2,8 @@
 //! nets), with the twins of one (depth, shortcut, seed), plain and residual, stepping in lockstep
 //! on the identical sequence of augmented batches, so that their curves are a paired comparison.
 //! After every epoch the whole group is checkpointed in one file, so a rerun resumes exactly.
+//!
+//! Longer than ~500 lines only with its unit tests, kept below the code they test.
 
 use crate::checkpoint::{self, GroupState, MemberState};
 use crate::config::{self, Config};

@@ -2,6 +2,8 @@
 //! and for residual nets, how far each residual net is ahead of its plain twin on identical
 //! batches, and what the records show of the paper's two-part claim, judged by one margin rule
 //! on the seeds both nets have, with the same comparisons in test error.
+//!
+//! Longer than ~500 lines only with its unit tests, kept below the code they test.
 
 use crate::config::{Arch, Shortcut};
 use crate::record::RunCurve;
