@@ -1,7 +1,7 @@
 //! The one config type: a sweep file in YAML, with the paper's recipe as every default so that a
 //! file lists only what differs, and what makes two runs the same experiment. Loading
-//! (`config/load.rs`) rejects unknown keys and checks every value; each error is one line naming the file,
-//! the line, the key path, the bad value and what is allowed.
+//! (`config/load.rs`) rejects unknown keys and checks every value; each error is one line naming
+//! the file, the line, the key path, the bad value and what is allowed.
 //!
 //! Longer than ~500 lines only with its unit tests, kept below the code they test.
 
