@@ -28,11 +28,7 @@ pub struct NetGradients {
 
 impl NetGradients {
     pub fn name(&self) -> String {
-        match (self.arch, self.shortcut) {
-            (Arch::Plain, _) => format!("plain-{}", self.depth),
-            (Arch::Residual, Shortcut::A) => format!("ResNet-{}", self.depth),
-            (Arch::Residual, Shortcut::B) => format!("ResNet-{} (B)", self.depth),
-        }
+        crate::plan::net_name(self.arch, self.depth, self.shortcut)
     }
 
     /// The first layer's output gradient over the last one's at the point `pick` chooses in each

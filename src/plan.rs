@@ -54,6 +54,15 @@ pub fn runs(cfg: &Config) -> Vec<Run> {
     out
 }
 
+/// A net's name in reports and figures: plain-56, ResNet-56, ResNet-56 (B) for option B.
+pub fn net_name(arch: Arch, depth: u32, shortcut: Shortcut) -> String {
+    match (arch, shortcut) {
+        (Arch::Plain, _) => format!("plain-{depth}"),
+        (Arch::Residual, Shortcut::A) => format!("ResNet-{depth}"),
+        (Arch::Residual, Shortcut::B) => format!("ResNet-{depth} (B)"),
+    }
+}
+
 /// Whether a run id matches a shell-style pattern (`*` any text, `?` one character), as `--only`
 /// takes them: `residual-*`, `*-110-*`, `plain-20-s0`.
 pub fn matches(pattern: &str, id: &str) -> bool {

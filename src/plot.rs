@@ -276,20 +276,16 @@ pub fn gradients_figure(path: &Path, panels: &[GradientPanel], note: &str) -> Re
             });
             let style = COLORS[k % COLORS.len()].stroke_width(3);
             let xy: Vec<(f64, f64)> = values.iter().enumerate().map(|(l, &v)| ((l + 1) as f64, v)).collect();
-            let label = format!("{net}, {point}");
-            if *dashed {
-                chart
-                    .draw_series(DashedLineSeries::new(xy, 10, 6, style))
-                    .map_err(err)?
-                    .label(label)
-                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 12, y)], style));
+            let anno = if *dashed {
+                chart.draw_series(DashedLineSeries::new(xy, 10, 6, style))
             } else {
-                chart
-                    .draw_series(LineSeries::new(xy, style))
-                    .map_err(err)?
-                    .label(label)
-                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 30, y)], style));
-            }
+                chart.draw_series(LineSeries::new(xy, style))
+            };
+            // A short stroke stands for a dashed line in the legend, a long one for a solid line.
+            let width = if *dashed { 12 } else { 30 };
+            anno.map_err(err)?
+                .label(format!("{net}, {point}"))
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + width, y)], style));
         }
         chart
             .configure_series_labels()

@@ -70,11 +70,7 @@ fn figures(cfg: &Config, curves: &[RunCurve], grads: &[NetGradients]) -> Result<
         m
     };
     let label = |arch: Arch, (depth, shortcut): (u32, Shortcut), n: usize| {
-        let name = match (arch, shortcut) {
-            (Arch::Plain, _) => format!("plain-{depth}"),
-            (Arch::Residual, Shortcut::A) => format!("ResNet-{depth}"),
-            (Arch::Residual, Shortcut::B) => format!("ResNet-{depth} (B)"),
-        };
+        let name = crate::plan::net_name(arch, depth, shortcut);
         if n > 1 { format!("{name} (mean of {n})") } else { name }
     };
     let (plain, residual) = (nets(Arch::Plain), nets(Arch::Residual));

@@ -6,6 +6,7 @@
 //! Longer than ~500 lines only with its unit tests, kept below the code they test.
 
 use crate::config::{Arch, Shortcut};
+use crate::plan::net_name;
 use crate::record::RunCurve;
 use std::collections::BTreeMap;
 
@@ -144,15 +145,6 @@ fn basis(g: &Gap) -> String {
 
 fn seeds_text(n: usize) -> String {
     format!("{n} seed{}", if n == 1 { "" } else { "s" })
-}
-
-/// One net's name in the verdict: plain-56, ResNet-56 (option B when it is B).
-fn net_name(arch: Arch, depth: u32, shortcut: Shortcut) -> String {
-    match (arch, shortcut) {
-        (Arch::Plain, _) => format!("plain-{depth}"),
-        (Arch::Residual, Shortcut::A) => format!("ResNet-{depth}"),
-        (Arch::Residual, Shortcut::B) => format!("ResNet-{depth} (B)"),
-    }
 }
 
 fn trend(name: &str, errs: &BTreeMap<u32, f64>) -> Option<String> {
