@@ -11,7 +11,7 @@ use crate::gradients::{self, NetGradients};
 use crate::plan::grouped;
 use crate::plot;
 use crate::record::{self, Row, RunCurve};
-use crate::table6::{table, table_csv, table_markdown};
+use crate::table6::{seeds_markdown, table, table_csv, table_markdown};
 use crate::verdict::{Final, verdict};
 use anyhow::{Context, Result};
 use rayon::prelude::*;
@@ -360,8 +360,13 @@ pub fn write_report(cfg: &Config) -> Result<Vec<String>> {
             gradients::EXPLODE
         )
     };
+    let by_seed = format!(
+        "## Final errors by seed\n\nEach net's last epoch: mean ± sample std over its seeds, then seed by seed \
+         (s0 = seed 0), training / test error in %.\n\n{}\n",
+        seeds_markdown(&curves)
+    );
     let mut report = format!(
-        "# {}: plain against residual nets\n\n{how}\n\n{bullets}\n{gradient_section}## Table 6\n\n{what}\n\n{md}\n## Figures\n\n",
+        "# {}: plain against residual nets\n\n{how}\n\n{bullets}\n{by_seed}{gradient_section}## Table 6\n\n{what}\n\n{md}\n## Figures\n\n",
         cfg.name
     );
     for (file, _) in &figs {
@@ -511,6 +516,15 @@ mod tests {
         assert!(md.contains("| plain | 20 | 269,722 | – | – | 7.00 | 7.00 | 1 | – |"), "{md}");
         assert!(md.contains("| plain | 110 | 1,727,962 | – | – | – | – | 0 (1 diverged) | – |"), "{md}");
         assert!(!md.contains("| ResNet (A) | 20 |"), "a run never recorded has no row: {md}");
+        // Every seed's final errors beside their mean ± std; a diverged run named, not averaged.
+        assert!(
+            report.contains(
+                "| ResNet-110 | 3 | 5.0 ± 1.0% | 7.0 ± 1.0% | s0 4.0 / 6.0, s1 5.0 / 7.0, s2 6.0 / 8.0 |"
+            ),
+            "{report}"
+        );
+        assert!(report.contains("| plain-110 | 1 | – | – | s0 diverged |"), "{report}");
+        assert!(report.contains("| plain-20 | 1 | 5.0% | 7.0% | s0 5.0 / 7.0 |"), "{report}");
         // Without a residual-20 no depth pair is complete, so no conclusion is drawn.
         assert!(md.contains("- depth 56: ResNet-56 is 5.7 points ahead of its plain twin"), "{md}");
         assert!(report.contains("Diverged, left out: plain-110-s0.") && !md.contains("half"), "{md}");

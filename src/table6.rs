@@ -1,9 +1,10 @@
 //! Table 6 from the records: one row per net, final-epoch test errors (best, mean ± std over
-//! seeds) beside the paper's figures, as Markdown and CSV.
+//! seeds) beside the paper's figures, as Markdown and CSV; and beside it each net's final training
+//! and test errors seed by seed, so that a reader sees the spread behind every mean.
 
 use crate::config::{Arch, Shortcut};
 use crate::model;
-use crate::plan::grouped;
+use crate::plan::{grouped, net_name};
 use crate::record::RunCurve;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -40,9 +41,8 @@ pub struct TableRow {
     pub diverged: usize,
 }
 
-/// Table 6 from the recorded runs: one row per (arch, depth, shortcut), plain nets by their own
-/// (the paper has none), residual nets beside the paper's figures.
-pub fn table(curves: &[RunCurve]) -> Vec<TableRow> {
+/// The runs of each net: (arch, depth, shortcut) in the table's order, plain nets first.
+fn nets(curves: &[RunCurve]) -> BTreeMap<(Arch, u32, Shortcut), Vec<&RunCurve>> {
     let mut groups: BTreeMap<(Arch, u32, Shortcut), Vec<&RunCurve>> = BTreeMap::new();
     for c in curves {
         // A plain net has no shortcuts: its option is only the grid it came from.
@@ -50,6 +50,57 @@ pub fn table(curves: &[RunCurve]) -> Vec<TableRow> {
         groups.entry((c.run.arch, c.run.depth, shortcut)).or_default().push(c);
     }
     groups
+}
+
+/// Mean and sample std (None for fewer than two) of some fractions, in percent, as "14.4 ± 0.2%".
+fn mean_std(v: &[f64]) -> String {
+    let n = v.len() as f64;
+    let m = v.iter().sum::<f64>() / n;
+    if v.len() < 2 {
+        return format!("{:.1}%", 100.0 * m);
+    }
+    let sd = (v.iter().map(|e| (e - m).powi(2)).sum::<f64>() / (n - 1.0)).sqrt();
+    format!("{:.1} ± {:.1}%", 100.0 * m, 100.0 * sd)
+}
+
+/// Each net's final training and test errors, mean ± sample std over its seeds and then seed by
+/// seed, as Markdown; diverged runs are named and left out of the means.
+pub fn seeds_markdown(curves: &[RunCurve]) -> String {
+    let mut s = String::from(
+        "| net | seeds | training error | test error | per seed: training / test |\n|---|---|---|---|---|\n",
+    );
+    for ((arch, depth, shortcut), runs) in nets(curves) {
+        let mut finals: Vec<_> = runs.iter().map(|c| c.final_errors()).collect();
+        finals.sort_by_key(|f| f.seed);
+        let ok: Vec<_> = finals.iter().filter(|f| f.train_error.is_finite()).collect();
+        let train: Vec<f64> = ok.iter().map(|f| f.train_error).collect();
+        let test: Vec<f64> = ok.iter().filter_map(|f| f.test_error).collect();
+        let show = |v: &[f64]| if v.is_empty() { "–".to_string() } else { mean_std(v) };
+        let each: Vec<String> = finals
+            .iter()
+            .map(|f| match (f.train_error.is_finite(), f.test_error) {
+                (false, _) => format!("s{} diverged", f.seed),
+                (true, Some(t)) => format!("s{} {:.1} / {:.1}", f.seed, 100.0 * f.train_error, 100.0 * t),
+                (true, None) => format!("s{} {:.1} / –", f.seed, 100.0 * f.train_error),
+            })
+            .collect();
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} | {} |",
+            net_name(arch, depth, shortcut),
+            finals.len(),
+            show(&train),
+            show(&test),
+            each.join(", ")
+        );
+    }
+    s
+}
+
+/// Table 6 from the recorded runs: one row per (arch, depth, shortcut), plain nets by their own
+/// (the paper has none), residual nets beside the paper's figures.
+pub fn table(curves: &[RunCurve]) -> Vec<TableRow> {
+    nets(curves)
         .into_iter()
         .map(|((arch, depth, shortcut), runs)| {
             let errs: Vec<f64> = runs.iter().filter_map(|c| c.final_errors().test_error).collect();

@@ -101,6 +101,8 @@ struct Gap {
     sign: i8,
     /// The seeds both nets have (paired), or empty when they share none (unpaired means).
     paired: Vec<u64>,
+    /// b − a in each paired seed, in the order of `paired`.
+    diffs: Vec<f64>,
     /// Seeds of a and of b (for unpaired means).
     counts: (usize, usize),
 }
@@ -113,12 +115,12 @@ fn gap(a: &BTreeMap<u64, f64>, b: &BTreeMap<u64, f64>) -> Option<Gap> {
         return None;
     }
     let paired: Vec<u64> = a.keys().filter(|s| b.contains_key(s)).copied().collect();
+    let diffs: Vec<f64> = paired.iter().map(|s| b[s] - a[s]).collect();
     let (ma, mb, diff, steady) = if paired.is_empty() {
         let (va, vb): (Vec<f64>, Vec<f64>) = (a.values().copied().collect(), b.values().copied().collect());
         let (ma, mb) = (mean(va.iter().copied()), mean(vb.iter().copied()));
         (ma, mb, mb - ma, (mb - ma).abs() > std(&va) + std(&vb))
     } else {
-        let diffs: Vec<f64> = paired.iter().map(|s| b[s] - a[s]).collect();
         let diff = mean(diffs.iter().copied());
         let steady = diffs.len() < 2
             || (diffs.iter().all(|d| d.signum() == diff.signum()) && diff.abs() > std(&diffs));
@@ -126,19 +128,26 @@ fn gap(a: &BTreeMap<u64, f64>, b: &BTreeMap<u64, f64>) -> Option<Gap> {
     };
     let big = diff.abs() >= (RELATIVE_MARGIN * ma.min(mb)).max(FLOOR_POINTS / 100.0);
     let sign = if big && steady { diff.signum() as i8 } else { 0 };
-    Some(Gap { a: ma, b: mb, diff, sign, paired, counts: (a.len(), b.len()) })
+    Some(Gap { a: ma, b: mb, diff, sign, paired, diffs, counts: (a.len(), b.len()) })
 }
 
-/// The seeds a comparison was judged on, in words.
+/// The seeds a comparison was judged on, in words; with several, the gap in each seed and their
+/// mean ± sample std, so that a reader sees the spread the rule judged. Each seed's gap is signed
+/// in the mean's direction: a seed that went the other way shows as negative.
 fn basis(g: &Gap) -> String {
     let list = |s: &[u64]| s.iter().map(u64::to_string).collect::<Vec<_>>().join(", ");
+    let spread = || {
+        let along: Vec<f64> = g.diffs.iter().map(|d| 100.0 * d * g.diff.signum()).collect();
+        let each = along.iter().map(|d| format!("{d:.1}")).collect::<Vec<_>>().join(", ");
+        format!("{each} points a seed, {:.1} ± {:.1}", mean(along.iter().copied()), std(&along))
+    };
     match (g.paired.as_slice(), g.counts) {
         ([one], (1, 1)) => format!("seed {one}"),
         ([one], _) => format!("seed {one}, the only seed both have"),
         (seeds, (na, nb)) if !seeds.is_empty() && (na > seeds.len() || nb > seeds.len()) => {
-            format!("seeds {}, the seeds both have", list(seeds))
+            format!("seeds {}, the seeds both have: {}", list(seeds), spread())
         }
-        (seeds, _) if !seeds.is_empty() => format!("seeds {}, paired", list(seeds)),
+        (seeds, _) if !seeds.is_empty() => format!("seeds {}, paired: {}", list(seeds), spread()),
         (_, (na, nb)) => format!("unpaired means of {} and {}", seeds_text(na), seeds_text(nb)),
     }
 }
@@ -557,6 +566,21 @@ mod tests {
         assert!((g.b - 0.205).abs() < 1e-12 && (g.a - 0.11).abs() < 1e-12);
         let g = gap(&a, &[(3, 0.13), (4, 0.10)].into()).unwrap();
         assert_eq!(g.sign, 0, "{g:?}");
+
+        // Paired seeds: the gap in each seed, signed along the mean, and mean ± std; one seed
+        // going the other way shows as negative and keeps the gap from counting.
+        let g = gap(&a, &[(0, 0.14), (1, 0.14), (2, 0.11)].into()).unwrap();
+        assert_eq!(
+            (g.sign, basis(&g).as_str()),
+            (0, "seeds 0, 1, 2, paired: 4.0, 3.0, -1.0 points a seed, 2.0 ± 2.6")
+        );
+        let g = gap(&[(0, 0.14), (1, 0.14), (2, 0.11)].into(), &a).unwrap();
+        assert_eq!(basis(&g), "seeds 0, 1, 2, paired: 4.0, 3.0, -1.0 points a seed, 2.0 ± 2.6");
+        let g = gap(&a, &[(1, 0.15), (2, 0.16)].into()).unwrap();
+        assert_eq!(
+            (g.sign, basis(&g).as_str()),
+            (1, "seeds 1, 2, the seeds both have: 4.0, 4.0 points a seed, 4.0 ± 0.0")
+        );
     }
 
     /// The test-error line compares the conclusion's nets by the same rule (cpu_study_bf16's final
