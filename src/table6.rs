@@ -6,6 +6,7 @@ use crate::config::{Arch, Shortcut};
 use crate::model;
 use crate::plan::{grouped, net_name};
 use crate::record::RunCurve;
+use crate::verdict::{mean, std};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
@@ -52,15 +53,10 @@ fn nets(curves: &[RunCurve]) -> BTreeMap<(Arch, u32, Shortcut), Vec<&RunCurve>> 
     groups
 }
 
-/// Mean and sample std (None for fewer than two) of some fractions, in percent, as "14.4 ± 0.2%".
+/// Mean and sample std of some fractions in percent, "14.4 ± 0.2%" ("14.4%" for one value).
 fn mean_std(v: &[f64]) -> String {
-    let n = v.len() as f64;
-    let m = v.iter().sum::<f64>() / n;
-    if v.len() < 2 {
-        return format!("{:.1}%", 100.0 * m);
-    }
-    let sd = (v.iter().map(|e| (e - m).powi(2)).sum::<f64>() / (n - 1.0)).sqrt();
-    format!("{:.1} ± {:.1}%", 100.0 * m, 100.0 * sd)
+    let m = 100.0 * mean(v.iter().copied());
+    if v.len() < 2 { format!("{m:.1}%") } else { format!("{m:.1} ± {:.1}%", 100.0 * std(v)) }
 }
 
 /// Each net's final training and test errors, mean ± sample std over its seeds and then seed by
@@ -105,11 +101,6 @@ pub fn table(curves: &[RunCurve]) -> Vec<TableRow> {
         .map(|((arch, depth, shortcut), runs)| {
             let errs: Vec<f64> = runs.iter().filter_map(|c| c.final_errors().test_error).collect();
             let n = errs.len();
-            let mean = (n > 0).then(|| errs.iter().sum::<f64>() / n as f64);
-            let std = (n > 1).then(|| {
-                let m = mean.expect("n > 0");
-                (errs.iter().map(|e| (e - m).powi(2)).sum::<f64>() / (n - 1) as f64).sqrt()
-            });
             let paper =
                 PAPER.iter().find(|p| arch == Arch::Residual && shortcut == Shortcut::A && p.0 == depth);
             TableRow {
@@ -121,8 +112,8 @@ pub fn table(curves: &[RunCurve]) -> Vec<TableRow> {
                 paper_error: paper.map(|p| p.2),
                 paper_mean_std: paper.and_then(|p| p.3),
                 best: errs.iter().copied().reduce(f64::min),
-                mean,
-                std,
+                mean: (n > 0).then(|| mean(errs.iter().copied())),
+                std: (n > 1).then(|| std(&errs)),
                 seeds: n,
                 diverged: runs.iter().filter(|c| c.diverged()).count(),
             }
