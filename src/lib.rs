@@ -5,7 +5,7 @@
 //! (what is read off a net: test error, layer responses, gradient norms) → [`train`] (the loop,
 //! twins in lockstep; [`checkpoint`] its files) → [`record`] (Parquet and run.yaml) → [`verdict`],
 //! [`gradients`] and [`table6`] (what the records say) → [`report`] (REPORT.md and the figures,
-//! drawn by [`plot`]). [`sweep`] runs that pipeline for a whole sweep; [`cost`] estimates its time.
+//! drawn by [`plot`]; [`compare`] sets two sweeps' runs side by side). [`sweep`] runs that pipeline for a whole sweep; [`cost`] estimates its time.
 //! [`backend`] holds the libtorch settings that change speed, not results; [`claim`], [`cluster`]
 //! and [`status`] let several processes share one sweep and say where it stands; [`testing`] is
 //! what tests and the benchmark reach in with.
@@ -14,6 +14,7 @@ pub mod backend;
 pub mod checkpoint;
 pub mod claim;
 pub mod cluster;
+pub mod compare;
 pub mod config;
 pub mod cost;
 pub mod data;

@@ -27,6 +27,11 @@ struct Cli {
     /// Only (re)draw the figures, Table 6 and REPORT.md from the records; train nothing.
     #[arg(long)]
     report: bool,
+    /// Set this sweep's records beside another sweep's runs of the same ids (e.g. bf16 against
+    /// fp32): final errors, the gap per epoch, both verdicts and a figure, written as
+    /// vs_<other>.md beside REPORT.md; trains nothing.
+    #[arg(long, value_name = "OTHER.yaml")]
+    compare: Option<PathBuf>,
     /// Print where every run stands (finished, diverged, running where and how far, stalled,
     /// pending) from the results folder alone; takes no lock, so safe beside running workers.
     #[arg(long)]
@@ -71,6 +76,12 @@ fn run(cli: Cli) -> Result<()> {
     }
     if cli.status {
         print!("{}", resdeg::status::table(&resdeg::status::lines(&cfg, &runs)));
+        return Ok(());
+    }
+    if let Some(other) = &cli.compare {
+        for line in resdeg::compare::write_comparison(&cfg, &Config::load(other)?)? {
+            println!("{line}");
+        }
         return Ok(());
     }
     if cli.report {

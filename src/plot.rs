@@ -171,6 +171,28 @@ pub fn train_test_figure(
     Ok(())
 }
 
+/// Fig. 6 style panels, two a row with one title each and one y axis: e.g. a net a panel, with
+/// two sweeps' curves of it in each (same colour order in every panel).
+pub fn panels_figure(
+    path: &Path,
+    note: &str,
+    panels: &[(String, Vec<ErrorCurves>)],
+    y_max: f64,
+) -> Result<()> {
+    register_font();
+    let rows = panels.len().div_ceil(2).max(1);
+    let height = 700 * rows as u32;
+    let root = BitMapBackend::new(path, (1800, height + 60)).into_drawing_area();
+    root.fill(&WHITE).map_err(err)?;
+    let (top, bottom) = root.split_vertically(height);
+    for (area, (title, curves)) in top.split_evenly((rows, 2)).iter().zip(panels) {
+        error_panel(area, title, curves, y_max, Which::Both)?;
+    }
+    bottom.draw_text(note, &(FONT, 22).into_text_style(&bottom), (40, 10)).map_err(err)?;
+    root.present().map_err(err)?;
+    Ok(())
+}
+
 /// Fig. 7: the std of each 3x3 layer's response by layer index (top) and sorted (bottom).
 pub fn responses_figure(path: &Path, lines: &[(String, Vec<f64>)]) -> Result<()> {
     register_font();

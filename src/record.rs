@@ -100,6 +100,8 @@ pub struct Row {
     pub iteration: u64,
     pub train_error: f64,
     pub test_error: Option<f64>,
+    /// Training time of its lockstep group so far (evaluations excluded); NaN where not recorded.
+    pub elapsed_s: f64,
 }
 
 /// A recorded run: its rows in order and its status from run.yaml (None without one).
@@ -378,6 +380,7 @@ pub fn curves(cfg: &Config) -> Result<Vec<RunCurve>> {
     let iteration = df.column("iteration")?.u64()?;
     let train = df.column("train_error")?.f64()?;
     let test = df.column("test_error")?.f64()?;
+    let elapsed = df.column("elapsed_s").ok().and_then(|c| c.f64().ok());
     let mut out: Vec<RunCurve> = Vec::new();
     for i in 0..n {
         if out.last().is_none_or(|c| c.run.id != ids[i]) {
@@ -407,6 +410,7 @@ pub fn curves(cfg: &Config) -> Result<Vec<RunCurve>> {
             iteration: iteration.get(i).unwrap_or(0),
             train_error: train.get(i).unwrap_or(f64::NAN),
             test_error: test.get(i),
+            elapsed_s: elapsed.and_then(|c| c.get(i)).unwrap_or(f64::NAN),
         };
         out.last_mut().expect("pushed above").rows.push(row);
     }

@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 
 /// Mean of the curves of one net over its seeds, at the iterations all seeds recorded; errors in
 /// percent, iterations in units of 1e4.
-fn mean_curve(label: String, runs: &[&RunCurve]) -> plot::ErrorCurves {
+pub(crate) fn mean_curve(label: String, runs: &[&RunCurve]) -> plot::ErrorCurves {
     let n = runs.len() as f64;
     let mut train = Vec::new();
     let mut test = Vec::new();
@@ -43,7 +43,7 @@ fn mean_curve(label: String, runs: &[&RunCurve]) -> plot::ErrorCurves {
 
 /// The paper's y axis is 0–20%, which clips the first epochs of a full run; when the curves end
 /// above 20% (short runs) the axis grows to show them whole instead. The figure says which.
-fn y_axis(curves: &[plot::ErrorCurves]) -> (f64, String) {
+pub(crate) fn y_axis(curves: &[plot::ErrorCurves]) -> (f64, String) {
     let points = || curves.iter().flat_map(|c| c.train.iter().chain(&c.test)).map(|p| p.1);
     let ends = curves.iter().flat_map(|c| c.train.last().into_iter().chain(c.test.last())).map(|p| p.1);
     let top = points().fold(0.0, f64::max);
@@ -208,7 +208,7 @@ pub fn plots_dir(cfg: &Config) -> PathBuf {
 }
 
 /// A link from a file in `from_dir` to `to`: relative when both paths are, absolute otherwise.
-fn link(from_dir: &Path, to: &Path) -> String {
+pub(crate) fn link(from_dir: &Path, to: &Path) -> String {
     if from_dir.is_relative() && to.is_relative() {
         let ups = from_dir.components().filter(|c| matches!(c, std::path::Component::Normal(_))).count();
         format!("{}{}", "../".repeat(ups), to.display())
@@ -267,7 +267,7 @@ fn recipe(cfg: &Config, curves: &[RunCurve]) -> String {
 
 /// On which data the records stand, in one line, and whether it is the official CIFAR-10 (the
 /// paper's) throughout.
-fn data_line(curves: &[RunCurve]) -> (String, bool) {
+pub(crate) fn data_line(curves: &[RunCurve]) -> (String, bool) {
     let mut sets: Vec<&DataIdentity> = Vec::new();
     for d in curves.iter().filter_map(|c| c.data.as_ref()) {
         if !sets.iter().any(|s| s.differs_from(d).is_none()) {

@@ -135,6 +135,15 @@ fn bad_input_fails_with_one_line_and_loses_nothing() {
         &["--only resnet-*", "--dry-run"],
     );
 
+    check(
+        &f,
+        "--compare with a missing file",
+        base,
+        &["--compare", "no-such-sweep.yaml"],
+        &[],
+        &["no-such-sweep.yaml", "cannot read", "check the path"],
+    );
+
     let empty = f.dir.join("empty");
     check(
         &f,
