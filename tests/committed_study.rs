@@ -1,7 +1,9 @@
 //! The CPU studies shipped in the repository (experiments/<study>.yaml, its records in
 //! results/<study>/ and its figures in plots/<study>/) are what `--report` draws from those
 //! records alone: redrawn in a temporary folder, every figure, Table 6 and REPORT.md is
-//! byte-identical to the committed one. So the figures README shows cannot drift from the records.
+//! byte-identical to the committed one, and so is a committed comparison with another study
+//! (`vs_<other>.md` and its figure, drawn by `--compare` from both studies' records). So the
+//! figures README shows cannot drift from the records.
 
 mod common;
 use common::{command, text, tmp};
@@ -39,9 +41,19 @@ fn redraws_identically(study: &str) {
     fs::copy(repo.join("experiments").join(&config), dir.join(&config)).unwrap();
     let copy = dir.join("results").join(study);
     copy_dir(&results, &copy);
-    // What --report writes must come from the records, not from the copy.
+    // What --report and --compare write must come from the records, not from the copy.
     for f in ["table6.md", "table6.csv", "REPORT.md"] {
         fs::remove_file(copy.join(f)).unwrap_or_else(|e| panic!("results/{study}/{f} is not committed: {e}"));
+    }
+    let others: Vec<String> = files(&results)
+        .iter()
+        .filter_map(|p| p.file_name()?.to_str()?.strip_prefix("vs_")?.strip_suffix(".md").map(String::from))
+        .collect();
+    for other in &others {
+        fs::remove_file(copy.join(format!("vs_{other}.md"))).unwrap();
+        let config = format!("{other}.yaml");
+        fs::copy(repo.join("experiments").join(&config), dir.join(&config)).unwrap();
+        copy_dir(&repo.join("results").join(other), &dir.join("results").join(other));
     }
     let runs = fs::read_dir(&copy).unwrap().flatten().filter(|e| e.path().join("run.yaml").is_file()).count();
     assert!(runs >= 4, "results/{study} holds {runs} runs");
@@ -49,6 +61,13 @@ fn redraws_identically(study: &str) {
     // The config's results_dir and plots_dir are relative: run from the temporary folder.
     let out = command(&[&config, "--report"], None).current_dir(&dir).output().unwrap();
     assert!(out.status.success(), "{}{}", text(&out.stdout), text(&out.stderr));
+    for other in &others {
+        let out = command(&[&config, "--compare", &format!("{other}.yaml")], None)
+            .current_dir(&dir)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}{}", text(&out.stdout), text(&out.stderr));
+    }
 
     let mut compared = 0;
     for (committed, redrawn) in [(&results, &copy), (&plots, &dir.join("plots").join(study))] {
