@@ -87,7 +87,7 @@ pub fn write_comparison(a: &Config, b: &Config) -> Result<Vec<String>> {
     let (na, nb) = (&a.name, &b.name);
     let differences = a.recipe_differences(b);
     let differ = if differences.is_empty() {
-        "The two recipes are the same: the runs should agree to the bit on the same machine and thread count."
+        "The two recipes are the same: what separates the runs is the machine, the thread count or the data."
             .to_string()
     } else {
         format!("What the recipes differ in ({na} / {nb}): {}.", differences.join("; "))
