@@ -141,11 +141,21 @@ enum Which {
 
 /// Fig. 6 style: training (dashed) and test (bold) error of several nets in one panel.
 pub fn error_figure(path: &Path, title: &str, note: &str, curves: &[ErrorCurves], y_max: f64) -> Result<()> {
+    with_note(path, (1800, 840), note, |top| error_panel(top, title, curves, y_max, Which::Both))
+}
+
+/// A white figure of `size` plus a 60-pixel line of `note` below it, drawn by `draw`.
+fn with_note(
+    path: &Path,
+    (width, height): (u32, u32),
+    note: &str,
+    draw: impl FnOnce(&DrawingArea<BitMapBackend, plotters::coord::Shift>) -> Result<()>,
+) -> Result<()> {
     register_font();
-    let root = BitMapBackend::new(path, (1800, 900)).into_drawing_area();
+    let root = BitMapBackend::new(path, (width, height + 60)).into_drawing_area();
     root.fill(&WHITE).map_err(err)?;
-    let (top, bottom) = root.split_vertically(840);
-    error_panel(&top, title, curves, y_max, Which::Both)?;
+    let (top, bottom) = root.split_vertically(height);
+    draw(&top)?;
     bottom.draw_text(note, &(FONT, 22).into_text_style(&bottom), (40, 10)).map_err(err)?;
     root.present().map_err(err)?;
     Ok(())
@@ -159,16 +169,11 @@ pub fn train_test_figure(
     curves: &[ErrorCurves],
     y_max: f64,
 ) -> Result<()> {
-    register_font();
-    let root = BitMapBackend::new(path, (1800, 800)).into_drawing_area();
-    root.fill(&WHITE).map_err(err)?;
-    let (top, bottom) = root.split_vertically(740);
-    let (left, right) = top.split_horizontally(900);
-    error_panel(&left, &format!("{title}: training error"), curves, y_max, Which::Train)?;
-    error_panel(&right, &format!("{title}: test error"), curves, y_max, Which::Test)?;
-    bottom.draw_text(note, &(FONT, 22).into_text_style(&bottom), (40, 10)).map_err(err)?;
-    root.present().map_err(err)?;
-    Ok(())
+    with_note(path, (1800, 740), note, |top| {
+        let (left, right) = top.split_horizontally(900);
+        error_panel(&left, &format!("{title}: training error"), curves, y_max, Which::Train)?;
+        error_panel(&right, &format!("{title}: test error"), curves, y_max, Which::Test)
+    })
 }
 
 /// Fig. 6 style panels, two a row with one title each and one y axis: e.g. a net a panel, with
@@ -179,18 +184,13 @@ pub fn panels_figure(
     panels: &[(String, Vec<ErrorCurves>)],
     y_max: f64,
 ) -> Result<()> {
-    register_font();
     let rows = panels.len().div_ceil(2).max(1);
-    let height = 700 * rows as u32;
-    let root = BitMapBackend::new(path, (1800, height + 60)).into_drawing_area();
-    root.fill(&WHITE).map_err(err)?;
-    let (top, bottom) = root.split_vertically(height);
-    for (area, (title, curves)) in top.split_evenly((rows, 2)).iter().zip(panels) {
-        error_panel(area, title, curves, y_max, Which::Both)?;
-    }
-    bottom.draw_text(note, &(FONT, 22).into_text_style(&bottom), (40, 10)).map_err(err)?;
-    root.present().map_err(err)?;
-    Ok(())
+    with_note(path, (1800, 700 * rows as u32), note, |top| {
+        for (area, (title, curves)) in top.split_evenly((rows, 2)).iter().zip(panels) {
+            error_panel(area, title, curves, y_max, Which::Both)?;
+        }
+        Ok(())
+    })
 }
 
 /// Fig. 7: the std of each 3x3 layer's response by layer index (top) and sorted (bottom).
