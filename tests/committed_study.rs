@@ -107,3 +107,8 @@ fn the_long_study_redraws_identically_from_its_records() {
 fn the_bf16_study_redraws_identically_from_its_records() {
     redraws_identically("cpu_study_bf16");
 }
+
+#[test]
+fn the_fp32_10k_study_and_its_comparison_with_bf16_redraw_identically() {
+    redraws_identically("cpu_study_10k");
+}
