@@ -81,9 +81,15 @@ fn redraws_identically(study: &str) {
         );
         for f in files(committed) {
             let name = f.file_name().unwrap();
+            let how = match name.to_str().and_then(|n| n.strip_prefix("vs_")) {
+                Some(other) => {
+                    format!("--compare experiments/{}.yaml", other.rsplit_once('.').map_or(other, |o| o.0))
+                }
+                None => "--report".into(),
+            };
             assert!(
                 fs::read(&f).unwrap() == fs::read(redrawn.join(name)).unwrap(),
-                "{} differs from what --report draws from the committed records; redraw with `resdeg experiments/{study}.yaml --report` and commit",
+                "{} differs from what {how} draws from the committed records; redraw with `resdeg experiments/{study}.yaml {how}` and commit",
                 f.display()
             );
             compared += 1;
