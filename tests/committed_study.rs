@@ -81,10 +81,8 @@ fn redraws_identically(study: &str) {
         );
         for f in files(committed) {
             let name = f.file_name().unwrap();
-            let how = match name.to_str().and_then(|n| n.strip_prefix("vs_")) {
-                Some(other) => {
-                    format!("--compare experiments/{}.yaml", other.rsplit_once('.').map_or(other, |o| o.0))
-                }
+            let how = match f.file_stem().and_then(|n| n.to_str()?.strip_prefix("vs_")) {
+                Some(other) => format!("--compare experiments/{other}.yaml"),
                 None => "--report".into(),
             };
             assert!(
