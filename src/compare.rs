@@ -5,6 +5,7 @@
 //! `vs_<other>.png` beside its figures.
 
 use crate::config::Config;
+use crate::plan;
 use crate::plot;
 use crate::record::{self, RunCurve};
 use crate::report::{data_line, link, mean_curve, plots_dir, y_axis};
@@ -56,13 +57,22 @@ fn both(p: &Pair, error: fn(&Final) -> Option<f64>) -> String {
 }
 
 /// Minutes of training to the last epoch both recorded, a / b, and how many times longer b took.
-fn times(p: &Pair) -> String {
+/// A run records its lockstep group's time, so runs trained in groups of different sizes get no
+/// ratio, only the sizes.
+fn times(p: &Pair, (ga, gb): (usize, usize)) -> String {
     let last = |c: &RunCurve| c.rows.last().map_or(f64::NAN, |r| r.elapsed_s);
     let (ta, tb) = (last(&p.a), last(&p.b));
     if !(ta.is_finite() && tb.is_finite() && ta > 0.0) {
         return "–".into();
     }
-    format!("{:.0} / {:.0} min ({:.2}x)", ta / 60.0, tb / 60.0, tb / ta)
+    let ratio = if ga == gb { format!("{:.2}x", tb / ta) } else { format!("{ga} / {gb} nets a group") };
+    format!("{:.0} / {:.0} min ({ratio})", ta / 60.0, tb / 60.0)
+}
+
+/// How many nets train in lockstep with run `id` in `cfg`'s sweep, itself included.
+fn group_size(cfg: &Config, id: &str) -> usize {
+    let runs = plan::runs(cfg);
+    plan::lockstep_groups(&runs).iter().find(|g| g.iter().any(|r| r.id == id)).map_or(1, |g| g.len())
 }
 
 /// Compares `a`'s records with `b`'s runs of the same ids; writes the page and its figure and
@@ -117,7 +127,10 @@ pub fn write_comparison(a: &Config, b: &Config) -> Result<Vec<String>> {
          training time |\n|---|---|---|---|---|---|\n"
     );
     let mut lines = vec![String::new()];
+    let mut groups_differ = false;
     for p in &pairs {
+        let groups = (group_size(a, &p.a.run.id), group_size(b, &p.b.run.id));
+        groups_differ |= groups.0 != groups.1;
         let gaps = p.train_gaps();
         // The first epoch where the gap is largest.
         let largest = gaps.iter().fold(gaps[0], |best, &g| if g.1.abs() > best.1.abs() { g } else { best });
@@ -130,7 +143,7 @@ pub fn write_comparison(a: &Config, b: &Config) -> Result<Vec<String>> {
             mean(gaps.iter().map(|g| g.1.abs())),
             largest.1,
             largest.0,
-            times(p)
+            times(p, groups)
         );
         let _ = writeln!(md, "{row}");
         lines.push(row);
@@ -139,13 +152,22 @@ pub fn write_comparison(a: &Config, b: &Config) -> Result<Vec<String>> {
         md,
         "\nErrors {na} / {nb} ({na} − {nb} in points). The gap per epoch is in training error, over every epoch \
          both recorded: the mean of its size, and the largest with its sign and epoch. Training time is the lockstep \
-         pair's, evaluations excluded, and its ratio {nb} / {na}.\n\n## The verdict on these runs alone\n\n"
+         pair's, evaluations excluded, and its ratio {nb} / {na}.{}\n\n## The verdict on these runs alone\n\n",
+        if groups_differ {
+            " Where the two sweeps trained a run in lockstep groups of different sizes, the times are not \
+             comparable: the row gives each group's size instead."
+        } else {
+            ""
+        }
     );
     let side_a: Vec<&RunCurve> = pairs.iter().map(|p| &p.a).collect();
     let side_b: Vec<&RunCurve> = pairs.iter().map(|p| &p.b).collect();
     for (name, side) in [(na, side_a), (nb, side_b)] {
         let finals: Vec<Final> = side.iter().map(|c| c.final_errors()).collect();
-        let verdict = verdict(&finals);
+        let mut verdict = verdict(&finals);
+        if verdict.is_empty() {
+            verdict.push("nothing to judge: these runs alone hold no two nets the verdict compares".into());
+        }
         let _ = writeln!(md, "{name}:\n");
         for v in &verdict {
             let _ = writeln!(md, "- {v}");
@@ -262,6 +284,16 @@ mod tests {
         // Both verdicts, each from its own sweep's runs.
         assert!(md.contains("half:\n\n- ") && md.contains("full:\n\n- "), "{md}");
         assert_eq!(lines.iter().filter(|l| l.contains("Degradation shown")).count(), 2, "{lines:?}");
+
+        // A residual net trained alone against the same id trained beside its plain twin: no
+        // time ratio across groups of different sizes, and no empty verdict.
+        let alone = sweep(&dir, "alone", "archs: [residual]\ndepths: [20]\n", 6, error);
+        let lines = write_comparison(&alone, &a).unwrap();
+        let row = lines.iter().find(|l| l.starts_with("| residual-20-A-s0 ")).unwrap();
+        assert!(row.ends_with("| 6 / 6 min (1 / 2 nets a group) |"), "{row}");
+        let md = std::fs::read_to_string(dir.join("results/alone/vs_half.md")).unwrap();
+        assert!(md.contains("the times are not comparable"), "{md}");
+        assert_eq!(md.matches("- nothing to judge").count(), 2, "{md}");
 
         // Nothing recorded at common iterations: said, nothing written.
         let c = sweep(&dir, "other", "depths: [44]\n", 2, error);
