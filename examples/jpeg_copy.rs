@@ -12,20 +12,12 @@
 use anyhow::{Context, Result, bail, ensure};
 use image::ImageFormat;
 use image::codecs::jpeg::JpegEncoder;
+use resdeg::data::{RECORD, all_files};
 use std::fs;
 use std::path::{Path, PathBuf};
 
 const SIDE: usize = 32;
 const PIXELS: usize = SIDE * SIDE;
-const RECORD: usize = 1 + 3 * PIXELS;
-const FILES: [&str; 6] = [
-    "data_batch_1.bin",
-    "data_batch_2.bin",
-    "data_batch_3.bin",
-    "data_batch_4.bin",
-    "data_batch_5.bin",
-    "test_batch.bin",
-];
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -49,7 +41,7 @@ fn main() -> Result<()> {
 
     let mut psnr = Vec::new();
     let (mut squared, mut values) = (0f64, 0f64);
-    for name in FILES {
+    for name in all_files() {
         let path = src.join(name);
         let bytes = fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
         ensure!(
@@ -63,7 +55,7 @@ fn main() -> Result<()> {
             let (label, planes) = record.split_at(1);
             let moved =
                 reencode(planes, quality).with_context(|| format!("{}: an image failed", path.display()))?;
-            let sq: f64 = planes.iter().zip(&moved).map(|(&a, &b)| (a as f64 - b as f64).powi(2)).sum();
+            let sq = squared_error(planes, &moved);
             (squared, values) = (squared + sq, values + planes.len() as f64);
             psnr.push(psnr_db(sq / planes.len() as f64));
             copy.extend_from_slice(label);
@@ -97,6 +89,11 @@ fn reencode(planes: &[u8], quality: u8) -> Result<Vec<u8>> {
     Ok((0..3).flat_map(|c| (0..PIXELS).map(move |p| (c, p))).map(|(c, p)| rgb[3 * p + c]).collect())
 }
 
+/// The summed squared difference of two images' pixel values.
+fn squared_error(a: &[u8], b: &[u8]) -> f64 {
+    a.iter().zip(b).map(|(&x, &y)| (x as f64 - y as f64).powi(2)).sum()
+}
+
 /// Peak signal-to-noise ratio of 8-bit pixels with this mean squared error (infinite when equal).
 fn psnr_db(mse: f64) -> f64 {
     10.0 * (255f64.powi(2) / mse).log10()
@@ -124,11 +121,7 @@ mod tests {
         let planes: Vec<u8> = (0..3)
             .flat_map(|c| (0..PIXELS).map(move |p| (40 * c + (p % SIDE) * 3 + (p / SIDE) * 2) as u8))
             .collect();
-        let mse = |q| {
-            let moved = reencode(&planes, q).unwrap();
-            planes.iter().zip(&moved).map(|(&a, &b)| (a as f64 - b as f64).powi(2)).sum::<f64>()
-                / planes.len() as f64
-        };
+        let mse = |q| squared_error(&planes, &reencode(&planes, q).unwrap()) / planes.len() as f64;
         let (fine, coarse) = (psnr_db(mse(95)), psnr_db(mse(10)));
         assert!(fine > 38.0, "quality 95: PSNR {fine:.1} dB");
         assert!(coarse < fine - 5.0, "quality 10: PSNR {coarse:.1} dB against {fine:.1} dB at 95");

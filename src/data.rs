@@ -22,7 +22,7 @@ pub const TRAIN_FILES: [&str; 5] =
 pub const TEST_FILE: &str = "test_batch.bin";
 const RECORDS_PER_FILE: usize = 10_000;
 /// One label byte, then 1024 red, 1024 green and 1024 blue bytes, each plane row-major 32x32.
-pub(crate) const RECORD: usize = 1 + 3 * 32 * 32;
+pub const RECORD: usize = 1 + 3 * 32 * 32;
 pub const CLASSES: u8 = 10;
 
 pub const OFFICIAL_URL: &str = "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz";
@@ -36,7 +36,8 @@ pub fn resolve_dir(configured: &Path) -> PathBuf {
     }
 }
 
-pub(crate) fn all_files() -> impl Iterator<Item = &'static str> {
+/// The six files of the binary layout: the five training batches, then the test batch.
+pub fn all_files() -> impl Iterator<Item = &'static str> {
     TRAIN_FILES.into_iter().chain([TEST_FILE])
 }
 
