@@ -123,3 +123,8 @@ fn the_fp32_10k_study_and_its_comparison_with_bf16_redraw_identically() {
 fn the_data_copy_study_and_its_comparison_with_bf16_redraw_identically() {
     redraws_identically("data_copy_jpeg50_10k", 3);
 }
+
+#[test]
+fn the_data_copy_study_at_the_papers_schedule_redraws_identically() {
+    redraws_identically("data_copy_jpeg50", 1);
+}
