@@ -11,6 +11,7 @@ use crate::record::{self, RunCurve};
 use crate::report::{data_line, link, mean_curve, plots_dir, y_axis};
 use crate::verdict::{Final, mean, verdict};
 use anyhow::{Context, Result};
+use std::collections::HashMap;
 use std::fmt::Write as _;
 
 /// One run id recorded by both sweeps, each cut to the iterations both recorded.
@@ -69,10 +70,10 @@ fn times(p: &Pair, (ga, gb): (usize, usize)) -> String {
     format!("{:.0} / {:.0} min ({ratio})", ta / 60.0, tb / 60.0)
 }
 
-/// How many nets train in lockstep with run `id` in `cfg`'s sweep, itself included.
-fn group_size(cfg: &Config, id: &str) -> usize {
+/// For each run id of `cfg`'s sweep, how many nets train in lockstep with it, itself included.
+fn group_sizes(cfg: &Config) -> HashMap<String, usize> {
     let runs = plan::runs(cfg);
-    plan::lockstep_groups(&runs).iter().find(|g| g.iter().any(|r| r.id == id)).map_or(1, |g| g.len())
+    plan::lockstep_groups(&runs).iter().flat_map(|g| g.iter().map(|r| (r.id.clone(), g.len()))).collect()
 }
 
 /// Compares `a`'s records with `b`'s runs of the same ids; writes the page and its figure and
@@ -128,8 +129,10 @@ pub fn write_comparison(a: &Config, b: &Config) -> Result<Vec<String>> {
     );
     let mut lines = vec![String::new()];
     let mut groups_differ = false;
+    let (sizes_a, sizes_b) = (group_sizes(a), group_sizes(b));
     for p in &pairs {
-        let groups = (group_size(a, &p.a.run.id), group_size(b, &p.b.run.id));
+        let size = |sizes: &HashMap<String, usize>, id: &str| sizes.get(id).copied().unwrap_or(1);
+        let groups = (size(&sizes_a, &p.a.run.id), size(&sizes_b, &p.b.run.id));
         groups_differ |= groups.0 != groups.1;
         let gaps = p.train_gaps();
         // The first epoch where the gap is largest.
