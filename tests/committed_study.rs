@@ -125,6 +125,11 @@ fn the_data_copy_study_and_its_comparison_with_bf16_redraw_identically() {
 }
 
 #[test]
-fn the_data_copy_study_at_the_papers_schedule_redraws_identically() {
+fn the_data_copy_study_at_the_papers_schedule_and_its_comparison_redraw_identically() {
     redraws_identically("data_copy_jpeg50", 1);
+}
+
+#[test]
+fn the_papers_schedule_study_redraws_identically() {
+    redraws_identically("paper_20_32", 4);
 }
