@@ -247,7 +247,6 @@ mod tests {
             };
             record::write_outcome(&cfg, &o, info).unwrap();
         }
-        record::gather_curves(&cfg).unwrap();
         cfg
     }
 

@@ -360,15 +360,14 @@ pub fn write_outcome(cfg: &Config, o: &Outcome, mut info: RunInfo) -> Result<()>
     write_run_info(cfg, &o.run, &info)
 }
 
-/// Every recorded run's curve, from `results/<experiment>/curves.parquet`, with its status from
+/// Every recorded run's curve, read from the run folders (so a study stopped mid-sweep, whose
+/// gathered file is only written when a group ends, reports what it holds), with its status from
 /// its run.yaml; empty when nothing has been recorded yet.
 pub fn curves(cfg: &Config) -> Result<Vec<RunCurve>> {
     use crate::config::{Arch, Shortcut};
-    let path = experiment_dir(cfg).join("curves.parquet");
-    if !path.is_file() {
+    let Some(df) = stacked_curves(cfg)? else {
         return Ok(vec![]);
-    }
-    let df = read_parquet(&path)?;
+    };
     let n = df.height();
     let strs = |c: &str| -> Result<Vec<String>> {
         let ca = df.column(c)?.str()?;
@@ -388,9 +387,8 @@ pub fn curves(cfg: &Config) -> Result<Vec<RunCurve>> {
                 "plain" => Arch::Plain,
                 "residual" => Arch::Residual,
                 other => anyhow::bail!(
-                    "{}: unknown arch {other:?} in run {}; delete the file and rerun",
-                    path.display(),
-                    ids[i]
+                    "{}: unknown arch {other:?}; delete the run's folder and rerun it",
+                    experiment_dir(cfg).join(&ids[i]).join("curves.parquet").display()
                 ),
             };
             let shortcut = if shortcuts[i] == "B" { Shortcut::B } else { Shortcut::A };
@@ -428,9 +426,13 @@ pub fn responses(cfg: &Config, run: &Run) -> Result<Option<Vec<f64>>> {
     Ok(Some((0..df.height()).map(|i| std.get(i).unwrap_or(f64::NAN)).collect()))
 }
 
-/// Rewrites `results/<experiment>/curves.parquet` from every run folder that has curves.
-pub fn gather_curves(cfg: &Config) -> Result<()> {
+/// Every run folder's curves stacked in run-folder order (what the gathered file holds); `None`
+/// when no run has curves yet.
+fn stacked_curves(cfg: &Config) -> Result<Option<DataFrame>> {
     let dir = experiment_dir(cfg);
+    if !dir.is_dir() {
+        return Ok(None);
+    }
     let mut runs: Vec<PathBuf> = fs::read_dir(&dir)
         .with_context(|| format!("cannot list {}", dir.display()))?
         .filter_map(|e| e.ok().map(|e| e.path().join("curves.parquet")))
@@ -443,12 +445,19 @@ pub fn gather_curves(cfg: &Config) -> Result<()> {
         match &mut all {
             None => all = Some(df),
             Some(a) => {
-                a.vstack_mut(&df)?;
+                a.vstack_mut(&df).map_err(|e| {
+                    anyhow::anyhow!("{} does not stack with the runs before it ({e})", p.display())
+                })?;
             }
         }
     }
-    match all {
-        Some(df) => write_parquet(&dir.join("curves.parquet"), df),
+    Ok(all)
+}
+
+/// Rewrites `results/<experiment>/curves.parquet` from every run folder that has curves.
+pub fn gather_curves(cfg: &Config) -> Result<()> {
+    match stacked_curves(cfg)? {
+        Some(df) => write_parquet(&experiment_dir(cfg).join("curves.parquet"), df),
         None => Ok(()),
     }
 }
