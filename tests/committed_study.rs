@@ -125,6 +125,11 @@ fn the_data_copy_study_and_its_comparison_with_bf16_redraw_identically() {
 }
 
 #[test]
+fn the_data_copy_study_of_resnet32_and_its_comparison_with_bf16_redraw_identically() {
+    redraws_identically("data_copy_jpeg50_32_10k", 3);
+}
+
+#[test]
 fn the_data_copy_study_at_the_papers_schedule_and_its_comparison_redraw_identically() {
     redraws_identically("data_copy_jpeg50", 1);
 }
