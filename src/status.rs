@@ -21,9 +21,12 @@ pub struct Line {
     pub detail: String,
 }
 
+fn modified(path: &std::path::Path) -> Option<SystemTime> {
+    std::fs::metadata(path).and_then(|m| m.modified()).ok()
+}
+
 fn age_s(path: &std::path::Path) -> Option<f64> {
-    let modified = std::fs::metadata(path).and_then(|m| m.modified()).ok()?;
-    Some(SystemTime::now().duration_since(modified).map_or(0.0, |d| d.as_secs_f64()))
+    Some(SystemTime::now().duration_since(modified(path)?).map_or(0.0, |d| d.as_secs_f64()))
 }
 
 /// Seconds an iteration took in the sitting that started at `started` (RFC 3339) from iteration
@@ -57,7 +60,7 @@ pub fn lines(cfg: &Config, runs: &[Run]) -> Vec<Line> {
             if let Some(p) = &at {
                 let epochs = (total as f64 * p.epoch.max(1) as f64 / p.iteration.max(1) as f64).ceil();
                 let sitting = info.as_ref().and_then(|i| i.sittings.last());
-                let written = checkpoint.as_deref().and_then(|c| std::fs::metadata(c).and_then(|m| m.modified()).ok());
+                let written = checkpoint.as_deref().and_then(modified);
                 let per_iteration = sitting
                     .zip(written)
                     .and_then(|(s, w)| sitting_pace(&s.started, s.from_iteration, w, p.iteration))
