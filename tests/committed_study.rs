@@ -129,6 +129,12 @@ fn the_data_copy_study_of_resnet32_and_its_comparison_with_bf16_redraw_identical
     redraws_identically("data_copy_jpeg50_32_10k", 3);
 }
 
+/// Committed mid-sweep: seed 2's ResNet-20 has only its run.yaml (the sweep resumes it).
+#[test]
+fn the_bf16_cost_study_and_its_comparison_with_bf16_redraw_identically() {
+    redraws_identically("bf16_cost_resnet_10k", 4);
+}
+
 #[test]
 fn the_data_copy_study_at_the_papers_schedule_and_its_comparison_redraw_identically() {
     redraws_identically("data_copy_jpeg50", 1);
