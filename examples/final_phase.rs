@@ -11,6 +11,42 @@ use resdeg::config::Config;
 use resdeg::record;
 use std::path::PathBuf;
 
+/// One run's test errors (%) at the evaluations after the last milestone.
+#[derive(Debug, PartialEq)]
+struct Plateau {
+    n: usize,
+    mean: f64,
+    std: f64,
+    lo: f64,
+    hi: f64,
+    last: f64,
+}
+
+/// Every recorded run's plateau, by run id; None for a run not evaluated past the last milestone.
+fn plateaus(cfg: &Config) -> Result<Vec<(String, Option<Plateau>)>> {
+    let from = cfg.schedule.milestones.last().copied().unwrap_or(0);
+    let curves = record::curves(cfg)?;
+    Ok(curves
+        .into_iter()
+        .map(|curve| {
+            let tests: Vec<f64> = curve
+                .rows
+                .iter()
+                .filter(|r| r.iteration > from)
+                .filter_map(|r| r.test_error.map(|e| 100.0 * e))
+                .collect();
+            let plateau = tests.last().map(|&last| {
+                let n = tests.len();
+                let mean = tests.iter().sum::<f64>() / n as f64;
+                let var = tests.iter().map(|t| (t - mean).powi(2)).sum::<f64>() / (n.max(2) - 1) as f64;
+                let (lo, hi) = tests.iter().fold((f64::MAX, f64::MIN), |(l, h), &t| (l.min(t), h.max(t)));
+                Plateau { n, mean, std: var.sqrt(), lo, hi, last }
+            });
+            (curve.run.id, plateau)
+        })
+        .collect())
+}
+
 fn main() -> Result<()> {
     let files: Vec<PathBuf> = std::env::args_os().skip(1).map(PathBuf::from).collect();
     if files.is_empty() {
@@ -20,30 +56,44 @@ fn main() -> Result<()> {
         let cfg = Config::load(file)?;
         let from = cfg.schedule.milestones.last().copied().unwrap_or(0);
         println!("{} (evaluations after iteration {from}, test error %)", cfg.name);
-        let curves = record::curves(&cfg)?;
-        if curves.is_empty() {
-            println!("  no records in {}", record::experiment_dir(&cfg).display());
-        }
-        for curve in curves {
-            let tests: Vec<f64> = curve
-                .rows
-                .iter()
-                .filter(|r| r.iteration > from)
-                .filter_map(|r| r.test_error.map(|e| 100.0 * e))
-                .collect();
-            let (Some(&last), n) = (tests.last(), tests.len()) else {
-                println!("  {:<20} no evaluation after iteration {from} yet", curve.run.id);
-                continue;
-            };
-            let mean = tests.iter().sum::<f64>() / n as f64;
-            let var = tests.iter().map(|t| (t - mean).powi(2)).sum::<f64>() / (n.max(2) - 1) as f64;
-            let (lo, hi) = tests.iter().fold((f64::MAX, f64::MIN), |(l, h), &t| (l.min(t), h.max(t)));
+        let runs = plateaus(&cfg)?;
+        if runs.is_empty() {
             println!(
-                "  {:<20} {n:>3} evaluations: {mean:.2} ± {:.2} ({lo:.2}–{hi:.2}), final {last:.2}",
-                curve.run.id,
-                var.sqrt()
+                "  no curves in {} (a run writes them when it ends)",
+                record::experiment_dir(&cfg).display()
             );
+        }
+        for (id, plateau) in runs {
+            match plateau {
+                Some(Plateau { n, mean, std, lo, hi, last }) => println!(
+                    "  {id:<20} {n:>3} evaluations: {mean:.2} ± {std:.2} ({lo:.2}–{hi:.2}), final {last:.2}"
+                ),
+                None => println!("  {id:<20} no evaluation after iteration {from} yet"),
+            }
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    /// The committed paper-schedule study gives the plateau docs/cpu-studies.md quotes.
+    #[test]
+    fn the_committed_paper_schedule_plateau() {
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut cfg = Config::load(&repo.join("experiments/paper_20_32.yaml")).unwrap();
+        cfg.results_dir = repo.join("results");
+        let runs = plateaus(&cfg).unwrap();
+        let resnet32 = runs.iter().find(|(id, _)| id == "residual-32-A-s0").and_then(|(_, p)| p.as_ref());
+        let p = resnet32.expect("paper_20_32 records residual-32-A-s0 past iteration 48000");
+        assert_eq!(p.n, 21, "evaluations every second epoch after iteration 48000, and the last");
+        let shown = |x: f64| format!("{x:.2}");
+        assert_eq!(
+            [p.mean, p.std, p.lo, p.hi, p.last].map(shown),
+            ["11.12", "0.08", "11.01", "11.32", "11.14"].map(String::from)
+        );
+    }
 }
