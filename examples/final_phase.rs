@@ -9,6 +9,7 @@
 use anyhow::{Result, bail};
 use resdeg::config::Config;
 use resdeg::record;
+use resdeg::verdict::{mean, std};
 use std::path::PathBuf;
 
 /// One run's test errors (%) at the evaluations after the last milestone.
@@ -36,11 +37,8 @@ fn plateaus(cfg: &Config) -> Result<Vec<(String, Option<Plateau>)>> {
                 .filter_map(|r| r.test_error.map(|e| 100.0 * e))
                 .collect();
             let plateau = tests.last().map(|&last| {
-                let n = tests.len();
-                let mean = tests.iter().sum::<f64>() / n as f64;
-                let var = tests.iter().map(|t| (t - mean).powi(2)).sum::<f64>() / (n.max(2) - 1) as f64;
                 let (lo, hi) = tests.iter().fold((f64::MAX, f64::MIN), |(l, h), &t| (l.min(t), h.max(t)));
-                Plateau { n, mean, std: var.sqrt(), lo, hi, last }
+                Plateau { n: tests.len(), mean: mean(tests.iter().copied()), std: std(&tests), lo, hi, last }
             });
             (curve.run.id, plateau)
         })

@@ -75,13 +75,13 @@ fn net_errors(
         .collect()
 }
 
-pub(crate) fn mean(v: impl IntoIterator<Item = f64>) -> f64 {
+pub fn mean(v: impl IntoIterator<Item = f64>) -> f64 {
     let v: Vec<f64> = v.into_iter().collect();
     v.iter().sum::<f64>() / v.len() as f64
 }
 
 /// Sample std (n − 1); 0 for fewer than two values.
-pub(crate) fn std(v: &[f64]) -> f64 {
+pub fn std(v: &[f64]) -> f64 {
     if v.len() < 2 {
         return 0.0;
     }

@@ -129,7 +129,7 @@ fn the_data_copy_study_of_resnet32_and_its_comparison_with_bf16_redraw_identical
     redraws_identically("data_copy_jpeg50_32_10k", 3);
 }
 
-/// Committed mid-sweep: seed 2's ResNet-20 has only its run.yaml (the sweep resumes it).
+/// cpu_study_bf16's ResNets of seeds 1 and 2 retrained in fp32, against their bf16 runs.
 #[test]
 fn the_bf16_cost_study_and_its_comparison_with_bf16_redraw_identically() {
     redraws_identically("bf16_cost_resnet_10k", 4);
