@@ -144,3 +144,9 @@ fn the_data_copy_study_at_the_papers_schedule_and_its_comparison_redraw_identica
 fn the_papers_schedule_study_redraws_identically() {
     redraws_identically("paper_20_32", 4);
 }
+
+/// Committed mid-sweep: ResNet-32 of seed 1 is finished, ResNet-20 has only its run.yaml so far.
+#[test]
+fn the_papers_schedule_second_seed_redraws_identically() {
+    redraws_identically("paper_resnets_s1", 2);
+}
