@@ -145,7 +145,7 @@ fn the_papers_schedule_study_redraws_identically() {
     redraws_identically("paper_20_32", 4);
 }
 
-/// Committed mid-sweep: ResNet-32 of seed 1 is finished, ResNet-20 has only its run.yaml so far.
+/// Seed 1's ResNet-20 and ResNet-32 at the paper's schedule, both finished.
 #[test]
 fn the_papers_schedule_second_seed_redraws_identically() {
     redraws_identically("paper_resnets_s1", 2);
