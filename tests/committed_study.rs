@@ -156,3 +156,9 @@ fn the_papers_schedule_second_seed_redraws_identically() {
 fn the_papers_schedule_in_fp32_and_its_comparison_with_bf16_redraw_identically() {
     redraws_identically("paper_resnets_fp32", 2);
 }
+
+/// Seed 1's ResNets at the paper's schedule in fp32, against paper_resnets_s1's bf16 runs.
+#[test]
+fn the_papers_schedule_second_seed_in_fp32_and_its_comparison_with_bf16_redraw_identically() {
+    redraws_identically("paper_resnets_fp32_s1", 2);
+}
