@@ -244,6 +244,7 @@ mod tests {
                 responses: None,
                 gradients: vec![],
                 warmup: None,
+                weights: None,
             };
             record::write_outcome(&cfg, &o, info).unwrap();
         }

@@ -224,6 +224,27 @@ pub fn make_channels_last(vs: &nn::VarStore) {
     });
 }
 
+/// The net's variables under the names PyTorch gives the same module tree (`stem.conv.weight`,
+/// `stage2.block1.conv1.bn.running_var`, `fc.bias`: tch's VarStore paths are already PyTorch's),
+/// each contiguous NCHW (channels-last weights re-laid), sorted by name, plus every BN's
+/// `num_batches_tracked`, which tch does not keep, set to the `steps` trained: so that a PyTorch
+/// net of the same names takes them with `load_state_dict(strict=True)`. The per-pixel `mean`
+/// image the net was trained with goes along as `input_mean`: it is part of the paper's net
+/// (section 4.2), and without it the weights would need the training set to be used.
+pub fn state_dict(vs: &nn::VarStore, steps: i64, mean: &Tensor) -> Vec<(String, Tensor)> {
+    let mut named: Vec<(String, Tensor)> =
+        vs.variables().into_iter().map(|(name, t)| (name, t.detach().contiguous())).collect();
+    named.push(("input_mean".into(), mean.contiguous()));
+    let tracked: Vec<(String, Tensor)> = named
+        .iter()
+        .filter_map(|(name, _)| name.strip_suffix(".running_mean"))
+        .map(|bn| (format!("{bn}.num_batches_tracked"), Tensor::from(steps)))
+        .collect();
+    named.extend(tracked);
+    named.sort_by(|a, b| a.0.cmp(&b.0));
+    named
+}
+
 impl ModuleT for Net {
     fn forward_t(&self, xs: &Tensor, train: bool) -> Tensor {
         self.forward_recording(xs, train, None)
@@ -378,6 +399,44 @@ mod tests {
                 assert_eq!(trainable(&vs), parameters(arch, depth, sc), "{arch} {depth} {sc}");
             }
         }
+    }
+
+    /// PyTorch's names for every variable, each BN with its `num_batches_tracked`, and NCHW
+    /// contiguous weights even when the net trains channels-last.
+    #[test]
+    fn state_dict_has_pytorchs_names_and_layout() {
+        let (vs, _) = built(Arch::Residual, 8, Shortcut::B);
+        make_channels_last(&vs);
+        let mean = Tensor::full([3, 32, 32], 0.5, (Kind::Float, Device::Cpu));
+        let sd = state_dict(&vs, 7, &mean);
+        let names: Vec<&str> = sd.iter().map(|(n, _)| n.as_str()).collect();
+        for want in [
+            "stem.conv.weight",
+            "stem.bn.weight",
+            "stem.bn.bias",
+            "stem.bn.running_mean",
+            "stem.bn.running_var",
+            "stem.bn.num_batches_tracked",
+            "stage2.block1.conv1.conv.weight",
+            "stage3.block1.shortcut.bn.num_batches_tracked",
+            "fc.weight",
+            "fc.bias",
+            "input_mean",
+        ] {
+            assert!(names.contains(&want), "{want} missing from {names:?}");
+        }
+        // 1 + 6 + 2 convs with a BN each (option B's two projections included), 5 tensors a BN;
+        // the FC layer's two, the mean image.
+        assert_eq!(sd.len(), 9 * 6 + 2 + 1);
+        assert!(names.windows(2).all(|w| w[0] < w[1]), "sorted by name");
+        for (name, t) in &sd {
+            assert!(t.is_contiguous(), "{name}");
+            if name.ends_with("num_batches_tracked") {
+                assert_eq!((t.kind(), t.int64_value(&[])), (Kind::Int64, 7), "{name}");
+            }
+        }
+        let stem = &sd.iter().find(|(n, _)| n == "stem.conv.weight").unwrap().1;
+        assert_eq!(stem.size(), [16, 3, 3, 3]);
     }
 
     #[test]

@@ -17,6 +17,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 mod run_yaml;
+pub mod weights;
 pub use run_yaml::{Environment, Resumed, RunInfo, Sitting, host, now, who};
 
 // What runs produce and what is read back: the types that training, the report and this module
@@ -92,6 +93,8 @@ pub struct Outcome {
     pub gradients: Vec<Gradients>,
     /// None for nets that do not warm up, or whose warm-up has not ended.
     pub warmup: Option<WarmupEnd>,
+    /// The final weights as PyTorch names them (`model::state_dict`), for a finished run.
+    pub weights: Option<Vec<(String, tch::Tensor)>>,
 }
 
 /// One evaluation row of a run's curves.
@@ -349,6 +352,10 @@ pub fn write_outcome(cfg: &Config, o: &Outcome, mut info: RunInfo) -> Result<()>
     }
     if !o.gradients.is_empty() {
         write_parquet(&dir.join("gradient_norms.parquet"), gradients_frame(&o.run, &o.gradients)?)?;
+    }
+    if let Some(w) = &o.weights {
+        let iterations = o.curves.last().map_or(0, |r| r.iteration);
+        weights::write(&dir.join("weights.safetensors"), &o.run, iterations, w)?;
     }
     info.status = o.status;
     info.ended = Some(now());

@@ -484,6 +484,7 @@ mod tests {
                 }),
                 run,
                 warmup: None,
+                weights: None,
             };
             record::write_outcome(&cfg, &o, info).unwrap();
         }

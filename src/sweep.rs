@@ -146,7 +146,9 @@ fn train_group(cfg: &Config, todo: &[Run], s: &Sitting, progress: &Progress) -> 
     let resumed = checkpoint::position(&checkpoint)
         .ok()
         .map(|at| record::Resumed::from_checkpoint(&checkpoint, at.iteration));
-    let info = |run| record::RunInfo::sitting(run, cfg, s.identity, s.env.clone(), resumed.clone());
+    let _threads = resumed.as_ref().and_then(|_| Threads::as_started(cfg, todo, progress));
+    let env = record::Environment { threads: tch::get_num_threads(), ..s.env.clone() };
+    let info = |run| record::RunInfo::sitting(run, cfg, s.identity, env.clone(), resumed.clone());
     let infos: Vec<record::RunInfo> = todo.iter().map(info).collect();
     for (run, i) in todo.iter().zip(&infos) {
         record::write_run_info(cfg, run, i)?;
@@ -161,6 +163,35 @@ fn train_group(cfg: &Config, todo: &[Run], s: &Sitting, progress: &Progress) -> 
     let _ = std::fs::remove_file(&checkpoint);
     record::gather_curves(cfg)?;
     Ok(ended)
+}
+
+/// A resumed group trains at the thread count its runs started with: libtorch's CPU kernels split
+/// their reductions by thread, so another count would change the bits from that step on
+/// (BENCHMARKS.md). Puts this process's count back when dropped.
+struct Threads(i32);
+
+impl Threads {
+    /// Sets the threads of the group's first sitting, if they differ from this process's.
+    fn as_started(cfg: &Config, group: &[Run], progress: &Progress) -> Option<Threads> {
+        let info = record::RunInfo::read(&record::run_dir(cfg, &group[0]).join("run.yaml")).ok()?;
+        let started = info.sittings.first()?.environment.threads;
+        let here = tch::get_num_threads();
+        if started == here || started < 1 {
+            return None;
+        }
+        progress.line(&format!(
+            "{}: resumes at {started} thread(s), as it started (this process has {here}), so that its numbers stay bit for bit",
+            group.iter().map(|r| r.id.as_str()).collect::<Vec<_>>().join(" + ")
+        ));
+        tch::set_num_threads(started);
+        Some(Threads(here))
+    }
+}
+
+impl Drop for Threads {
+    fn drop(&mut self) {
+        tch::set_num_threads(self.0);
+    }
 }
 
 /// --fresh: deletes the selected runs' records and checkpoints, each under its claim, so that a

@@ -10,6 +10,7 @@ use crate::config::{self, Config};
 use crate::data::{Augmentation, EpochDraw, Segment, Split, epoch_batches, normalize};
 use crate::learner::Learner;
 use crate::measure::{Gradients, evaluate, gradient_norms, layer_responses, probe_batch};
+use crate::model;
 use crate::plan::Run;
 use crate::progress::Progress;
 use crate::record::{EpochRecord, Outcome, Status, WarmupEnd};
@@ -281,6 +282,8 @@ pub fn train_lockstep(
         }
         let responses = (cfg.layer_responses && status == Status::Finished)
             .then(|| layer_responses(&m.learner, &split.eval_images, &split.mean));
+        let weights = (status == Status::Finished)
+            .then(|| model::state_dict(&m.learner.vs, iteration as i64, &split.mean));
         outcomes.push(Outcome {
             run: m.run,
             status,
@@ -288,6 +291,7 @@ pub fn train_lockstep(
             responses,
             gradients: m.state.gradients,
             warmup: warmup_end.clone(),
+            weights,
         });
     }
     Ok(Some(outcomes))

@@ -53,6 +53,8 @@ fn records(results: &Path) -> Vec<String> {
     for run in RUNS {
         out.push(rows(&exp.join(run).join("curves.parquet")));
         out.push(rows(&exp.join(run).join("layer_responses.parquet")));
+        // The final weights, byte for byte (the file's header is sorted: same weights, same bytes).
+        out.push(format!("{:?}", fs::read(exp.join(run).join("weights.safetensors")).unwrap()));
         let info = fs::read_to_string(exp.join(run).join("run.yaml")).unwrap();
         assert!(info.contains("status: finished"), "{info}");
     }
@@ -96,6 +98,38 @@ fn killed_anywhere_the_rerun_completes_with_the_same_records() {
             assert!(s.contains("resumed after epoch 1 (iteration 6)"), "{s}");
         }
     }
+    fs::remove_dir_all(dir).unwrap();
+}
+
+/// A run resumed by a process with other threads trains at the thread count it started with (a
+/// different count changes libtorch's reductions, so the bits), says so, and records it in its
+/// sittings; its records are those of an uninterrupted run at that count.
+#[test]
+fn a_resumed_run_keeps_the_thread_count_it_started_with() {
+    let dir = tmp("threads");
+    let reference = setup(&dir, "reference", "[8]");
+    let out = command(&[reference.to_str().unwrap()], None).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let cfg = setup(&dir, "stopped", "[8]");
+    let c = cfg.to_str().unwrap();
+    let out = command(&[c], None).env("RESDEG_CRASH_AT", "iteration:9").output().unwrap();
+    assert_eq!(out.status.signal(), Some(9), "{}", text(&out.stderr));
+    let again = command(&[c, "--threads", "2", "--quiet"], None).output().unwrap();
+    let s = text(&again.stdout);
+    assert!(again.status.success(), "{s}{}", text(&again.stderr));
+    assert!(
+        s.contains(
+            "plain-8-s0 + residual-8-A-s0: resumes at 1 thread(s), as it started (this process has 2)"
+        ),
+        "{s}"
+    );
+    for run in RUNS {
+        let info =
+            resdeg::record::RunInfo::read(&dir.join("stopped/crash").join(run).join("run.yaml")).unwrap();
+        let threads: Vec<i32> = info.sittings.iter().map(|s| s.environment.threads).collect();
+        assert_eq!(threads, [1, 1], "{run}");
+    }
+    assert_eq!(records(&dir.join("stopped")), records(&dir.join("reference")));
     fs::remove_dir_all(dir).unwrap();
 }
 

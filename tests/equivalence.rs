@@ -46,27 +46,6 @@ const TRAIN_IMAGES: usize = 150; // 9 batches of 16 an epoch and 6 images left o
 const THRESHOLD: f64 = 0.8;
 const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/pytorch_equivalence.py");
 
-/// A Python that imports torch, with the PYTHONPATH that makes it do so; or why there is none.
-fn python() -> Result<(String, Option<PathBuf>), String> {
-    let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
-    // .cargo/config.toml points LIBTORCH at .libtorch/torch; its parent holds the torch package.
-    let path = std::env::var_os("LIBTORCH").map(|l| {
-        let l = PathBuf::from(l);
-        let l = if l.is_relative() { Path::new(env!("CARGO_MANIFEST_DIR")).join(l) } else { l };
-        l.parent().unwrap().to_path_buf()
-    });
-    let mut cmd = Command::new(&python);
-    cmd.args(["-c", "import torch; print(torch.__version__)"]);
-    if let Some(p) = &path {
-        cmd.env("PYTHONPATH", p);
-    }
-    match cmd.output() {
-        Ok(o) if o.status.success() => Ok((python, path)),
-        Ok(o) => Err(format!("{python} cannot import torch: {}", String::from_utf8_lossy(&o.stderr).trim())),
-        Err(e) => Err(format!("cannot run {python}: {e}")),
-    }
-}
-
 /// Everything one run fed and produced, as named tensors for the Python side.
 #[derive(Default)]
 struct Trace {
@@ -277,7 +256,7 @@ fn compare(python: &(String, Option<PathBuf>), dir: &Path, extra: &[&str]) -> (b
 
 #[test]
 fn training_equals_pytorch_step_by_step() {
-    let python = match python() {
+    let python = match common::python() {
         Ok(p) => p,
         Err(why) if std::env::var("RESDEG_REQUIRE_TORCH").as_deref() != Ok("1") => {
             println!("skipped: {why} (run scripts/setup to install it into .libtorch/)");

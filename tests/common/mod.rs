@@ -67,3 +67,24 @@ pub fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
 pub fn temporaries(dir: &Path) -> Vec<PathBuf> {
     snapshot(dir).into_keys().filter(|p| p.file_name().unwrap().to_string_lossy().contains(".tmp-")).collect()
 }
+
+/// A Python that imports torch, with the PYTHONPATH that makes it do so; or why there is none.
+pub fn python() -> Result<(String, Option<PathBuf>), String> {
+    let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
+    // .cargo/config.toml points LIBTORCH at .libtorch/torch; its parent holds the torch package.
+    let path = std::env::var_os("LIBTORCH").map(|l| {
+        let l = PathBuf::from(l);
+        let l = if l.is_relative() { Path::new(env!("CARGO_MANIFEST_DIR")).join(l) } else { l };
+        l.parent().unwrap().to_path_buf()
+    });
+    let mut cmd = Command::new(&python);
+    cmd.args(["-c", "import torch; print(torch.__version__)"]);
+    if let Some(p) = &path {
+        cmd.env("PYTHONPATH", p);
+    }
+    match cmd.output() {
+        Ok(o) if o.status.success() => Ok((python, path)),
+        Ok(o) => Err(format!("{python} cannot import torch: {}", String::from_utf8_lossy(&o.stderr).trim())),
+        Err(e) => Err(format!("cannot run {python}: {e}")),
+    }
+}
