@@ -82,7 +82,7 @@ mod tests {
     #[test]
     fn the_committed_paper_schedule_plateau() {
         let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
-        let mut cfg = Config::load(&repo.join("experiments/paper_20_32.yaml")).unwrap();
+        let mut cfg = Config::load(&repo.join("experiments/investigations/paper_20_32.yaml")).unwrap();
         cfg.results_dir = repo.join("results");
         let runs = plateaus(&cfg).unwrap();
         let resnet32 = runs.iter().find(|(id, _)| id == "residual-32-A-s0").and_then(|(_, p)| p.as_ref());

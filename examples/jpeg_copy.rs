@@ -7,7 +7,7 @@
 //! median PSNR 30.5 dB against the originals). How much that costs in test error cannot be measured
 //! against originals nobody here has, but it can be measured in the other direction: train the
 //! same net on further-degraded copies and see how test error moves with the pixels' error
-//! (experiments/data_copy_jpeg50.yaml).
+//! (experiments/investigations/data_copy_jpeg50.yaml).
 
 use anyhow::{Context, Result, bail, ensure};
 use image::ImageFormat;

@@ -1,10 +1,12 @@
 //! A lockstep group's checkpoint: one safetensors file holding every member's variables (weights
-//! and BN statistics) and momentum buffers, and the group's state (position in the schedule,
-//! warm-up, each member's curves so far) as YAML in a byte tensor named `state`. One file for the
+//! and BN statistics) and momentum buffers, taken from and restored into their learners here, and
+//! the group's state (position in the schedule, warm-up, each member's curves so far) as YAML in a
+//! byte tensor named `state`. One file for the
 //! group, so that twins can never resume from different epochs; written after every epoch by
 //! temporary name and rename, so that a crash leaves the previous one whole. The format is
 //! what resumes running studies: a change here must still read the files written before.
 
+use crate::learner::Learner;
 use crate::measure::Gradients;
 use crate::record::{EpochRecord, Status, WarmupEnd, write_atomic};
 use anyhow::{Context, Result, ensure};
@@ -38,12 +40,12 @@ pub struct GroupState {
 }
 
 /// The name of member `k`'s variable `name` in the file.
-pub fn var_key(k: usize, name: &str) -> String {
+fn var_key(k: usize, name: &str) -> String {
     format!("m{k}.var.{name}")
 }
 
 /// The name of member `k`'s momentum buffer for variable `name` in the file.
-pub fn momentum_key(k: usize, name: &str) -> String {
+fn momentum_key(k: usize, name: &str) -> String {
     format!("m{k}.momentum.{name}")
 }
 
@@ -69,6 +71,54 @@ pub fn load(path: &Path) -> Result<(GroupState, Vec<(String, Tensor)>)> {
     let state = named.iter().find(|(n, _)| n == "state").map(|(_, t)| t).with_context(bad)?;
     let g: GroupState = serde_norway::from_slice(&Vec::<u8>::try_from(state)?).with_context(bad)?;
     Ok((g, named))
+}
+
+/// Writes the group state `g` with every member's state, variables and momentum buffers.
+pub fn save_group(path: &Path, mut g: GroupState, members: &[(&MemberState, &Learner)]) -> Result<()> {
+    let mut named: Vec<(String, Tensor)> = Vec::new();
+    for (k, (state, learner)) in members.iter().enumerate() {
+        g.members.push((*state).clone());
+        for (name, t) in learner.vs.variables() {
+            // safetensors stores contiguous tensors; loading copies back into the live layout.
+            named.push((var_key(k, &name), t.contiguous()));
+        }
+        for (name, b) in learner.momentum_buffers() {
+            named.push((momentum_key(k, name), b.contiguous()));
+        }
+    }
+    save(path, &g, named)
+}
+
+/// Restores every member's learner (given with its run id, in the group's order) from the group's
+/// checkpoint; returns the group state, each member's state inside.
+pub fn load_group(path: &Path, members: &mut [(&str, &mut Learner)]) -> Result<GroupState> {
+    let (g, named) = load(path)?;
+    let ids: Vec<&str> = g.members.iter().map(|m| m.run_id.as_str()).collect();
+    ensure!(
+        ids == members.iter().map(|m| m.0).collect::<Vec<_>>(),
+        "checkpoint {} holds runs {ids:?}, not this group; delete it (or rerun with --fresh)",
+        path.display()
+    );
+    let find = |name: String| {
+        named.iter().find(|(n, _)| *n == name).map(|(_, t)| t).with_context(|| {
+            format!(
+                "checkpoint {} lacks {name}; delete it (or rerun with --fresh) to start over",
+                path.display()
+            )
+        })
+    };
+    tch::no_grad(|| -> Result<()> {
+        for (k, (_, learner)) in members.iter_mut().enumerate() {
+            for (name, mut t) in learner.vs.variables() {
+                t.copy_(find(var_key(k, &name))?);
+            }
+            for (name, b) in learner.momentum_buffers_mut() {
+                b.copy_(find(momentum_key(k, name))?);
+            }
+        }
+        Ok(())
+    })?;
+    Ok(g)
 }
 
 /// Where a group stands, from its checkpoint's state alone (`--status`).

@@ -101,6 +101,27 @@ pub fn plan_text(cfg: &Config, runs: &[Run], on: &str, device: Device, workers: 
     out
 }
 
+/// The line a sweep on the CPU starts with: how long what is left of it should take here (the dry
+/// run's estimate; `left` pairs each run with the fraction of its iterations still to train),
+/// that a sweep of more than a day is made for a GPU, and that stopping it is safe.
+pub fn start_line(cfg: &Config, left: &[(Run, f64)], device: Device) -> String {
+    let step = measure_step(cfg, device);
+    let (train, eval) = crate::data::images_in_use(cfg);
+    let total: f64 = left.iter().map(|(r, f)| f * estimate_s(cfg, r, &step, train as u64, eval as u64)).sum();
+    let gpu = if total > 86_400.0 {
+        "; a sweep this long is made for a GPU (README: On a GPU machine)"
+    } else {
+        ""
+    };
+    format!(
+        "{} run(s) to train: about {} on this CPU at {} thread(s) (the dry run's estimate){gpu}. Ctrl-C is safe: \
+         the same command resumes after the last finished epoch.",
+        left.len(),
+        plan::duration(total),
+        tch::get_num_threads()
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

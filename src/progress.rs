@@ -10,6 +10,9 @@ pub struct Progress {
     bars: Option<Bars>,
     /// No output at all (the benchmark, which prints only its measurements).
     silent: bool,
+    /// Without bars: the group that started and when, until its first step is reported (an
+    /// epoch's line can be many minutes away).
+    first_step: Mutex<Option<(String, std::time::Instant, u64)>>,
 }
 
 struct Bars {
@@ -31,12 +34,12 @@ impl Progress {
             );
             Bars { multi, sweep, group: Mutex::new(None) }
         });
-        Progress { bars, silent: false }
+        Progress { bars, silent: false, first_step: Mutex::new(None) }
     }
 
     /// Prints nothing.
     pub fn silent() -> Progress {
-        Progress { bars: None, silent: true }
+        Progress { bars: None, silent: true, first_step: Mutex::new(None) }
     }
 
     /// A log line, printed above the bars when there are any.
@@ -50,6 +53,10 @@ impl Progress {
 
     /// Runs `label` are now training, `done` of `total` iterations behind them.
     pub fn start_group(&self, label: &str, total: u64, done: u64) {
+        if self.bars.is_none() {
+            *self.first_step.lock().unwrap_or_else(|e| e.into_inner()) =
+                Some((label.to_string(), std::time::Instant::now(), total));
+        }
         if let Some(b) = &self.bars {
             let bar = b.multi.add(ProgressBar::new(total));
             bar.set_style(
@@ -66,6 +73,11 @@ impl Progress {
     }
 
     pub fn iteration(&self, done: u64) {
+        let first = self.first_step.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some((label, start, total)) = first {
+            let s = start.elapsed().as_secs_f64();
+            self.line(&format!("{label}: training, iteration {done} of {total} done after {s:.1} s"));
+        }
         if let Some(b) = &self.bars
             && let Some(bar) = &*b.group.lock().unwrap_or_else(|e| e.into_inner())
         {

@@ -354,10 +354,10 @@ pub fn write_report(cfg: &Config) -> Result<Vec<String>> {
         let items: String = judged.iter().map(|j| format!("- {j}\n")).collect();
         format!(
             "## Gradients\n\nThe loss gradient at each 3x3 layer's output on one fixed training batch (README: \
-             Gradient norms), the first layer's over the last one's: at most {} it vanishes, at least {} it \
-             explodes, between it is healthy.\n\n{items}\n",
-            gradients::VANISH,
-            gradients::EXPLODE
+             Gradient norms), the first layer's over the last one's. Vanishing and exploding gradients compound \
+             with depth, so they are judged across depths: growing {c}x or more for every layer added, the ratio \
+             explodes; shrinking as fast (1/{c}x or less), it vanishes; between, it is healthy.\n\n{items}\n",
+            c = gradients::COMPOUNDS
         )
     };
     let by_seed = format!(
@@ -543,15 +543,16 @@ mod tests {
         assert!(report.contains(data) && md.contains(data), "{report}");
         assert!(md.contains("\"best − paper\" compares across data"), "{md}");
         assert!(lines.iter().any(|l| l.starts_with("report: 6 figures")), "{lines:?}");
-        // The gradient judgement: plain-56 (54 steps back at 1.1x: 172) explodes at initialisation
-        // and is even at the end, while it trains worse than plain-20.
+        // The gradient judgement: plain-56 (54 steps back at 1.1x: 172) against plain-20 (5.56)
+        // compounds with depth at initialisation and is even at the end, while it trains worse.
         assert!(report.contains("## Gradients\n\nThe loss gradient at each 3x3 layer's output"), "{report}");
         assert!(
-            report.contains("- plain-56: first layer's gradient over the last one's 172 (1.10x a layer going back, exploding) at initialisation, 1.00 (1.00x a layer going back, healthy) at the end (iteration 400)."),
+            report.contains("- plain-56: first layer's gradient over the last one's 172 (1.10x a layer going back) at initialisation, 1.00 (1.00x a layer going back) at the end (iteration 400)."),
             "{report}"
         );
-        assert!(report.contains("- plain-56 trains worse than plain-20 (8.6% vs 5.0% final training error) while its gradients at the end are healthy (1.00)"), "{report}");
-        assert!(report.contains("ResNet-110: first layer's gradient over the last one's 2.93 (1.01x a layer going back, healthy) at initialisation, 1.00 (1.00x a layer going back, healthy) at the end (iteration 400), geometric mean of 3 seeds."), "{report}");
+        assert!(report.contains("- Plain nets across depth: at initialisation the ratio grows 1.10x for every layer added (5.56 at 20, 172 at 56): exploding: it compounds with depth; at the end it grows 1.00x"), "{report}");
+        assert!(report.contains("- plain-56 trains worse than plain-20 (8.6% vs 5.0% final training error) while its gradients at the end do not compound with depth (ratio 1.00 against 1.00, 1.00x a layer added)"), "{report}");
+        assert!(report.contains("ResNet-110: first layer's gradient over the last one's 2.93 (1.01x a layer going back) at initialisation, 1.00 (1.00x a layer going back) at the end (iteration 400), geometric mean of 3 seeds."), "{report}");
         if std::env::var_os("RESDEG_KEEP_TEST_OUTPUT").is_none() {
             std::fs::remove_dir_all(dir).unwrap();
         }

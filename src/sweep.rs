@@ -6,6 +6,7 @@
 use crate::checkpoint;
 use crate::claim;
 use crate::config::Config;
+use crate::cost;
 use crate::data::{self, Cifar10, DataIdentity, Split};
 use crate::plan::{self, Run};
 use crate::progress::Progress;
@@ -62,6 +63,10 @@ pub fn train(cfg: &Config, runs: &[Run], device: Device, fresh: bool, progress: 
     for run in runs {
         record::already_done(cfg, run)?;
     }
+    let left = left(cfg, runs)?;
+    if device == Device::Cpu && !left.is_empty() {
+        progress.line(&cost::start_line(cfg, &left, device));
+    }
     let (split, identity) = load_data(cfg, runs, device, progress)?;
     let env = record::Environment::here(&plan::device_name(device));
     let mut done = Done { outcomes: Vec::new(), elsewhere: 0 };
@@ -97,6 +102,22 @@ pub fn train(cfg: &Config, runs: &[Run], device: Device, fresh: bool, progress: 
         }
     }
     Ok(done)
+}
+
+/// The runs not ended yet, each with the fraction of its iterations still to train (its group's
+/// checkpoint says how far it got).
+fn left(cfg: &Config, runs: &[Run]) -> Result<Vec<(Run, f64)>> {
+    let mut out = Vec::new();
+    for group in plan::lockstep_groups(runs) {
+        let done = checkpoint::position(&record::checkpoint_path(cfg, group)).map_or(0, |at| at.iteration);
+        let fraction = 1.0 - done as f64 / cfg.schedule.iterations.max(1) as f64;
+        for run in group {
+            if !record::already_done(cfg, run)? {
+                out.push((run.clone(), fraction.max(0.0)));
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// What every group of this sitting shares: the data, what it is, and where it trains.

@@ -14,8 +14,8 @@ use crate::model;
 use crate::plan::Run;
 use crate::progress::Progress;
 use crate::record::{EpochRecord, Outcome, Status, WarmupEnd};
-use anyhow::{Context, Result, ensure};
-use std::path::{Path, PathBuf};
+use anyhow::{Result, ensure};
+use std::path::PathBuf;
 use std::time::Instant;
 use tch::{Device, Kind, Tensor};
 
@@ -115,7 +115,12 @@ pub fn train_lockstep(
     let mut warming = warms_up(&cfg.schedule, runs[0].depth);
     let mut warmup_end = None;
     if let Some(path) = control.checkpoint.as_deref().filter(|p| p.is_file()) {
-        let g = load_checkpoint(path, &mut members)?;
+        let mut learners: Vec<(&str, &mut Learner)> =
+            members.iter_mut().map(|m| (m.run.id.as_str(), &mut m.learner)).collect();
+        let g = checkpoint::load_group(path, &mut learners)?;
+        for (m, state) in members.iter_mut().zip(&g.members) {
+            m.state = state.clone();
+        }
         (epoch, iteration, elapsed) = (g.epoch, g.iteration, g.elapsed_s);
         (warming, warmup_end) = (g.warming, g.warmup_end);
         control
@@ -266,7 +271,9 @@ pub fn train_lockstep(
                 warmup_end: warmup_end.clone(),
                 members: vec![],
             };
-            save_checkpoint(path, g, &members)?;
+            let states: Vec<(&MemberState, &Learner)> =
+                members.iter().map(|m| (&m.state, &m.learner)).collect();
+            checkpoint::save_group(path, g, &states)?;
         }
         if control.stop_after_epoch == Some(epoch) && running(&members) {
             return Ok(None);
@@ -365,59 +372,12 @@ fn epoch_line(run: &Run, r: &EpochRecord, total: u64, status: Status) -> String 
     )
 }
 
-/// Writes every member's variables and momentum buffers with the group state.
-fn save_checkpoint(path: &Path, mut g: GroupState, members: &[Member]) -> Result<()> {
-    let mut named: Vec<(String, Tensor)> = Vec::new();
-    for (k, m) in members.iter().enumerate() {
-        g.members.push(m.state.clone());
-        for (name, t) in m.learner.vs.variables() {
-            // safetensors stores contiguous tensors; loading copies back into the live layout.
-            named.push((checkpoint::var_key(k, &name), t.contiguous()));
-        }
-        for (name, b) in m.learner.momentum_buffers() {
-            named.push((checkpoint::momentum_key(k, name), b.contiguous()));
-        }
-    }
-    checkpoint::save(path, &g, named)
-}
-
-/// Restores every member from the group's checkpoint; returns the group state.
-fn load_checkpoint(path: &Path, members: &mut [Member]) -> Result<GroupState> {
-    let (g, named) = checkpoint::load(path)?;
-    let ids: Vec<&str> = g.members.iter().map(|m| m.run_id.as_str()).collect();
-    ensure!(
-        ids == members.iter().map(|m| m.run.id.as_str()).collect::<Vec<_>>(),
-        "checkpoint {} holds runs {ids:?}, not this group; delete it (or rerun with --fresh)",
-        path.display()
-    );
-    let find = |name: String| {
-        named.iter().find(|(n, _)| *n == name).map(|(_, t)| t).with_context(|| {
-            format!(
-                "checkpoint {} lacks {name}; delete it (or rerun with --fresh) to start over",
-                path.display()
-            )
-        })
-    };
-    tch::no_grad(|| -> Result<()> {
-        for (k, m) in members.iter_mut().enumerate() {
-            for (name, mut t) in m.learner.vs.variables() {
-                t.copy_(find(checkpoint::var_key(k, &name))?);
-            }
-            for (name, b) in m.learner.momentum_buffers_mut() {
-                b.copy_(find(checkpoint::momentum_key(k, name))?);
-            }
-            m.state = g.members[k].clone();
-        }
-        Ok(())
-    })?;
-    Ok(g)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::data::Cifar10;
     use crate::testing::write_synthetic;
+    use std::path::Path;
 
     fn cfg(text: &str) -> Config {
         Config::parse(text, Path::new("t.yaml"), "t").unwrap()

@@ -224,9 +224,55 @@ pub fn verdict(finals: &[Final]) -> Vec<String> {
                 ));
             }
         }
-        lines.extend(conclusion(finals, sc, &depths(Arch::Plain)));
+        let concluded = conclusion(finals, sc, &depths(Arch::Plain));
+        if concluded.is_empty() {
+            lines.extend(residual_only(finals, sc, &depths(Arch::Residual)));
+        }
+        lines.extend(concluded);
     }
     lines
+}
+
+/// A comparison by the margin rule in words: `nb` against `na`, with the errors and the seeds.
+fn compared(g: &Gap, na: &str, nb: &str, (worse, better): (&str, &str)) -> String {
+    let on = basis(g);
+    match g.sign {
+        1 => format!("{nb} {worse} {na} ({} vs {}; {on})", pct(g.b), pct(g.a)),
+        -1 => format!("{nb} {better} {na} ({} vs {}; {on})", pct(g.b), pct(g.a)),
+        _ => format!(
+            "{nb} and {na} are not clearly apart ({} vs {}; {on}{})",
+            pct(g.b),
+            pct(g.a),
+            why_unclear(g)
+        ),
+    }
+}
+
+/// Without plain nets to set beside them (a study of residual nets alone), the conclusion's
+/// residual comparison: the shallowest against the deepest residual net, in training error and
+/// in test error, by the same rule.
+fn residual_only(finals: &[Final], sc: Shortcut, depths: &[u32]) -> Vec<String> {
+    let (Some(&lo), Some(&hi)) = (depths.first(), depths.last()) else { return vec![] };
+    let net = |d, which| net_errors(finals, Arch::Residual, d, sc, which);
+    let (Some(train), Some(test)) =
+        (gap(&net(lo, TRAIN), &net(hi, TRAIN)), gap(&net(lo, TEST), &net(hi, TEST)))
+    else {
+        return vec![];
+    };
+    if lo == hi {
+        return vec![];
+    }
+    let (rlo, rhi) = (net_name(Arch::Residual, lo, sc), net_name(Arch::Residual, hi, sc));
+    vec![
+        format!(
+            "Residual nets alone (option {sc}), no plain twins to compare: {}.",
+            compared(&train, &rlo, &rhi, ("trains worse than", "trains better than"))
+        ),
+        format!(
+            "Test error (option {sc}), same rule: {}.",
+            compared(&test, &rlo, &rhi, ("is worse than", "is better than"))
+        ),
+    ]
 }
 
 /// Why a gap is not clear: a difference under the margin (which it names), or seeds that disagree.
@@ -335,17 +381,7 @@ fn test_error_line(finals: &[Final], sc: Shortcut, lo: u32, hi: u32) -> Option<S
         ((Arch::Plain, hi), (Arch::Residual, hi)),
     ] {
         let g = gap(&net(a.0, a.1), &net(b.0, b.1))?;
-        let (na, nb, on) = (name(a.0, a.1), name(b.0, b.1), basis(&g));
-        parts.push(match g.sign {
-            1 => format!("{nb} is worse than {na} ({} vs {}; {on})", pct(g.b), pct(g.a)),
-            -1 => format!("{nb} is better than {na} ({} vs {}; {on})", pct(g.b), pct(g.a)),
-            _ => format!(
-                "{nb} and {na} are not clearly apart ({} vs {}; {on}{})",
-                pct(g.b),
-                pct(g.a),
-                why_unclear(&g)
-            ),
-        });
+        parts.push(compared(&g, &name(a.0, a.1), &name(b.0, b.1), ("is worse than", "is better than")));
     }
     Some(format!("Test error (option {sc}), same rule: {}.", parts.join("; ")))
 }
@@ -602,5 +638,24 @@ mod tests {
              ResNet-20 are not clearly apart (14.5% vs 15.2%; seed 0: 0.7 points apart, under the margin of 1.4 (10% of \
              the smaller error)); ResNet-32 is better than plain-32 (14.5% vs 20.3%; seed 0)."
         );
+    }
+
+    /// A study of residual nets alone (paper_resnets_fp32's final errors) gets the conclusion's
+    /// residual comparison in training and in test error, by the same rule.
+    #[test]
+    fn residual_nets_alone_are_compared_across_depth() {
+        let ft = |depth, train, test| Final { test_error: Some(test), ..f(Arch::Residual, depth, 0, train) };
+        let v = verdict(&[ft(20, 0.0159, 0.1231), ft(32, 0.0042, 0.1076)]);
+        assert_eq!(
+            v,
+            [
+                "residual nets (option A): final training error falls with depth (20 layers 1.6%, 32 layers 0.4%).",
+                "Residual nets alone (option A), no plain twins to compare: ResNet-32 trains better than ResNet-20 \
+                 (0.4% vs 1.6%; seed 0).",
+                "Test error (option A), same rule: ResNet-32 is better than ResNet-20 (10.8% vs 12.3%; seed 0)."
+            ]
+        );
+        // One depth: nothing to compare.
+        assert_eq!(verdict(&[ft(20, 0.0159, 0.1231)]).len(), 0);
     }
 }

@@ -1,5 +1,6 @@
-//! The CPU studies shipped in the repository (experiments/<study>.yaml, its records in
-//! results/<study>/ and its figures in plots/<study>/) are what `--report` draws from those
+//! The CPU studies shipped in the repository (a config under experiments/ whose experiment is
+//! named <study>, wherever it sits; its records in results/<study>/ and its figures in
+//! plots/<study>/) are what `--report` draws from those
 //! records alone: redrawn in a temporary folder, every figure, Table 6 and REPORT.md is
 //! byte-identical to the committed one, and so is a committed comparison with another study
 //! (`vs_<other>.md` and its figure, drawn by `--compare` from both studies' records). So the
@@ -33,13 +34,34 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
+/// The config of the experiment named `name`, wherever it sits under experiments/: results are
+/// named by the experiment, not by its file's place.
+fn config_of(name: &str) -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments");
+    let mut dirs = vec![root.clone()];
+    while let Some(d) = dirs.pop() {
+        let mut entries: Vec<PathBuf> = fs::read_dir(&d).unwrap().flatten().map(|e| e.path()).collect();
+        entries.sort();
+        for p in entries {
+            if p.is_dir() {
+                dirs.push(p);
+            } else if p.extension().is_some_and(|e| e == "yaml")
+                && resdeg::config::Config::load(&p).is_ok_and(|c| c.name == name)
+            {
+                return p;
+            }
+        }
+    }
+    panic!("no config under {} names the experiment {name}", root.display())
+}
+
 /// `runs` is how many runs the study holds, so a run folder lost from the commit fails here.
 fn redraws_identically(study: &str, runs: usize) {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
     let (results, plots) = (repo.join("results").join(study), repo.join("plots").join(study));
     let dir = tmp(&format!("committed-{study}"));
     let config = format!("{study}.yaml");
-    fs::copy(repo.join("experiments").join(&config), dir.join(&config)).unwrap();
+    fs::copy(config_of(study), dir.join(&config)).unwrap();
     let copy = dir.join("results").join(study);
     copy_dir(&results, &copy);
     // What --report and --compare write must come from the records, not from the copy.
@@ -53,7 +75,7 @@ fn redraws_identically(study: &str, runs: usize) {
     for other in &others {
         fs::remove_file(copy.join(format!("vs_{other}.md"))).unwrap();
         let config = format!("{other}.yaml");
-        fs::copy(repo.join("experiments").join(&config), dir.join(&config)).unwrap();
+        fs::copy(config_of(other), dir.join(&config)).unwrap();
         copy_dir(&repo.join("results").join(other), &dir.join("results").join(other));
     }
     let held = fs::read_dir(&copy).unwrap().flatten().filter(|e| e.path().join("run.yaml").is_file()).count();
@@ -83,13 +105,16 @@ fn redraws_identically(study: &str, runs: usize) {
         for f in files(committed) {
             let name = f.file_name().unwrap();
             let how = match f.file_stem().and_then(|n| n.to_str()?.strip_prefix("vs_")) {
-                Some(other) => format!("--compare experiments/{other}.yaml"),
+                Some(other) => {
+                    format!("--compare {}", config_of(other).strip_prefix(repo).unwrap().display())
+                }
                 None => "--report".into(),
             };
             assert!(
                 fs::read(&f).unwrap() == fs::read(redrawn.join(name)).unwrap(),
-                "{} differs from what {how} draws from the committed records; redraw with `resdeg experiments/{study}.yaml {how}` and commit",
-                f.display()
+                "{} differs from what {how} draws from the committed records; redraw with `resdeg {} {how}` and commit",
+                f.display(),
+                config_of(study).strip_prefix(repo).unwrap().display()
             );
             compared += 1;
         }
