@@ -256,14 +256,7 @@ fn compare(python: &(String, Option<PathBuf>), dir: &Path, extra: &[&str]) -> (b
 
 #[test]
 fn training_equals_pytorch_step_by_step() {
-    let python = match common::python() {
-        Ok(p) => p,
-        Err(why) if std::env::var("RESDEG_REQUIRE_TORCH").as_deref() != Ok("1") => {
-            println!("skipped: {why} (run scripts/setup to install it into .libtorch/)");
-            return;
-        }
-        Err(why) => panic!("RESDEG_REQUIRE_TORCH=1 but {why}"),
-    };
+    let Some(python) = common::python_or_skip() else { return };
     let dir = common::tmp("equivalence");
     // RESDEG_EQUIVALENCE_DATA=<cifar-10-batches-bin> runs the same check on real images.
     let data = match std::env::var_os("RESDEG_EQUIVALENCE_DATA") {

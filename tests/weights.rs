@@ -14,14 +14,7 @@ const TEST_IMAGES: usize = 300;
 
 #[test]
 fn weights_load_in_pytorch_and_give_the_recorded_test_error() {
-    let python = match common::python() {
-        Ok(p) => p,
-        Err(why) if std::env::var("RESDEG_REQUIRE_TORCH").as_deref() != Ok("1") => {
-            println!("skipped: {why} (run scripts/setup to install it into .libtorch/)");
-            return;
-        }
-        Err(why) => panic!("RESDEG_REQUIRE_TORCH=1 but {why}"),
-    };
+    let Some(python) = common::python_or_skip() else { return };
     let dir = tmp("weights");
     let data = dir.join("data");
     resdeg::testing::write_synthetic(&data, TEST_IMAGES, 5).unwrap();

@@ -88,3 +88,16 @@ pub fn python() -> Result<(String, Option<PathBuf>), String> {
         Err(e) => Err(format!("cannot run {python}: {e}")),
     }
 }
+
+/// [`python`], or None after printing why the calling test is skipped; without torch that is a
+/// failure when RESDEG_REQUIRE_TORCH=1 (CI sets it).
+pub fn python_or_skip() -> Option<(String, Option<PathBuf>)> {
+    match python() {
+        Ok(p) => Some(p),
+        Err(why) if std::env::var("RESDEG_REQUIRE_TORCH").as_deref() != Ok("1") => {
+            println!("skipped: {why} (run scripts/setup to install it into .libtorch/)");
+            None
+        }
+        Err(why) => panic!("RESDEG_REQUIRE_TORCH=1 but {why}"),
+    }
+}
