@@ -77,6 +77,23 @@ fn tiny_sweep_trains_plain_and_residual_twins() {
     let s = text(&out.stdout);
     assert!(out.status.success(), "{s}\n{}", text(&out.stderr));
     assert!(s.contains("160 training images, evaluating on 64 test images"), "{s}");
+    // On a CPU the sweep first says how long it should take and that stopping is safe, and each
+    // group says when its first step is done, long before its first epoch's line.
+    let first = s.lines().next().unwrap_or_default();
+    assert!(
+        first.starts_with("4 run(s) to train: about ")
+            && first.contains("on this CPU at 1 thread(s)")
+            && first.ends_with("Ctrl-C is safe: the same command resumes after the last finished epoch."),
+        "{s}"
+    );
+    let line = |pred: &dyn Fn(&str) -> bool| s.lines().position(pred).unwrap_or_else(|| panic!("{s}"));
+    for (group, run) in
+        [("plain-8-s0 + residual-8-A-s0", "plain-8-s0"), ("plain-14-s0 + residual-14-A-s0", "plain-14-s0")]
+    {
+        let step = line(&|l| l.starts_with(&format!("{group}: training, iteration 1 of 12 done after ")));
+        let epoch = line(&|l| l.starts_with(&format!("{run:<18} epoch   1 ")));
+        assert!(step < epoch, "{s}");
+    }
     // 5 batches an epoch: epochs end at iterations 5, 10 and 12, the last with the lr divided by 10.
     for (run, layers) in
         [("plain-8-s0", 7), ("residual-8-A-s0", 7), ("plain-14-s0", 13), ("residual-14-A-s0", 13)]
