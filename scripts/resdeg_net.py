@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-DTYPES = {"F32": torch.float32, "F64": torch.float64, "I64": torch.int64}
+DTYPES = {"F32": torch.float32, "F64": torch.float64, "I64": torch.int64, "U8": torch.uint8}
 
 
 def read_safetensors(path):

@@ -33,6 +33,11 @@ pub struct Cli {
     /// vs_<other>.md beside REPORT.md; trains nothing.
     #[arg(long, value_name = "OTHER.yaml")]
     pub compare: Option<PathBuf>,
+    /// Measure every finished run's final weights (loss landscape, lesions, shattered gradients,
+    /// branch ratios: README, Why residual nets are easier to optimise) and redraw the report;
+    /// trains nothing. Runs measured before are skipped (delete a run's explained.yaml to redo it).
+    #[arg(long)]
+    pub explain: bool,
     /// Print where every run stands (finished, diverged, running where and how far, stalled,
     /// pending) from the results folder alone; takes no lock, so safe beside running workers.
     #[arg(long)]

@@ -122,6 +122,48 @@ pub struct Config {
     /// Where the figures go (`<plots_dir>/<name>/`).
     #[serde(default = "default_plots_dir")]
     pub plots_dir: PathBuf,
+    /// What `--explain` measures of every finished run's final weights (`crate::explain`).
+    #[serde(default)]
+    pub explain: Explain,
+}
+
+/// The sizes of `--explain`'s measurements. The defaults finish a 56-layer pair in about 15
+/// minutes on 2 CPU cores (BENCHMARKS.md); the cost of each grows as written beside it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Explain {
+    /// Measure every newly finished run at the end of a sweep (else only `--explain` does).
+    #[serde(default = "yes")]
+    pub after_sweep: bool,
+    /// Points of the 1D loss slices on α ∈ [−1, 1]; odd, so that α = 0 is one (cost: points ×
+    /// images).
+    #[serde(default = "default_slice_points")]
+    pub slice_points: u32,
+    /// Training images (the first ones, un-augmented) whose eval-mode loss the slices take.
+    #[serde(default = "default_slice_images")]
+    pub slice_images: usize,
+    /// Points per axis of the 2D loss surfaces on [−1, 1]²; odd (cost: points² × images).
+    #[serde(default = "default_grid_points")]
+    pub grid_points: u32,
+    /// Training images whose loss the surfaces take.
+    #[serde(default = "default_grid_images")]
+    pub grid_images: usize,
+    /// Test images (the first ones) for the lesions and the branch ratios (cost: lesions ×
+    /// images).
+    #[serde(default = "default_test_images")]
+    pub test_images: usize,
+    /// Random sets of k deleted blocks for each k = 2, 4, … (the single blocks come first).
+    #[serde(default = "default_lesion_draws")]
+    pub lesion_draws: u32,
+    /// Lines between pairs of test images for the shattered gradients, and points on each
+    /// (cost: lines × points forward and backward passes).
+    #[serde(default = "default_lines")]
+    pub lines: u32,
+    #[serde(default = "default_line_points")]
+    pub line_points: u32,
+    /// Seeds the landscape's directions (this one and the next) and the lesion draws.
+    #[serde(default)]
+    pub seed: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -288,6 +330,30 @@ fn default_warmup_until() -> f64 {
 fn default_warmup_max_iterations() -> u64 {
     800
 }
+fn default_slice_points() -> u32 {
+    25
+}
+fn default_slice_images() -> usize {
+    1000
+}
+fn default_grid_points() -> u32 {
+    15
+}
+fn default_grid_images() -> usize {
+    256
+}
+fn default_test_images() -> usize {
+    1000
+}
+fn default_lesion_draws() -> u32 {
+    4
+}
+fn default_lines() -> u32 {
+    8
+}
+fn default_line_points() -> u32 {
+    128
+}
 fn default_pad() -> u32 {
     4
 }
@@ -329,6 +395,12 @@ impl Default for Warmup {
             until_train_error: default_warmup_until(),
             max_iterations: default_warmup_max_iterations(),
         }
+    }
+}
+
+impl Default for Explain {
+    fn default() -> Explain {
+        serde_norway::from_str("{}").expect("every key has a default")
     }
 }
 

@@ -18,6 +18,7 @@ pub mod compare;
 pub mod config;
 pub mod cost;
 pub mod data;
+pub mod explain;
 pub mod gradients;
 pub mod learner;
 pub mod measure;

@@ -29,6 +29,8 @@ enum Mode {
     Compare(PathBuf),
     /// Needs no device: `--report` also works on a login node without the config's GPU.
     Report,
+    /// Measures finished runs' weights, then draws the report.
+    Explain,
     /// One worker process per device, the report drawn once all have ended.
     Workers(Vec<String>),
     DryRun,
@@ -43,6 +45,7 @@ fn run(cli: Cli) -> Result<()> {
         _ if cli.status => Mode::Status,
         _ if let Some(other) = &cli.compare => Mode::Compare(other.clone()),
         _ if cli.report => Mode::Report,
+        _ if cli.explain => Mode::Explain,
         _ if devices.len() > 1 && !cli.worker => Mode::Workers(devices),
         _ if cli.dry_run => Mode::DryRun,
         _ => Mode::Train,
@@ -55,6 +58,11 @@ fn run(cli: Cli) -> Result<()> {
         Mode::Status => print!("{}", resdeg::status::table(&resdeg::status::lines(&cfg, &runs))),
         Mode::Compare(other) => print(resdeg::compare::write_comparison(&cfg, &Config::load(&other)?)?),
         Mode::Report => print(report::write_report(&cfg)?),
+        Mode::Explain => {
+            let progress = Progress::new(cli.quiet, 0);
+            print(sweep::explain_runs(&cfg, &runs, device(&cfg)?, &progress)?);
+            print(report::write_report(&cfg)?);
+        }
         Mode::Workers(devices) => {
             let only = cli.only.as_ref().map(|g| g.join(","));
             let w = cluster::WorkerArgs { config: &cli.config, only: only.as_deref(), threads: cfg.threads };

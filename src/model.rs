@@ -80,6 +80,33 @@ struct Block {
     skip: Option<Skip>,
 }
 
+impl Block {
+    /// Whether the block's output has its input's shape: in these nets the map size halves
+    /// exactly where the channels change.
+    fn keeps_shape(&self) -> bool {
+        let w = self.first.conv.ws.size();
+        w[0] == w[1]
+    }
+}
+
+/// A layer's output, kept by the tap if there is one; what goes on is `h` itself or a copy.
+fn keep(tap: &mut Option<Tap>, h: Tensor) -> Tensor {
+    match tap.as_mut() {
+        Some(Tap::Responses(r)) => {
+            r.add(&h);
+            h
+        }
+        // The ReLU and the addition work in place: they go on with a copy (the same gradient
+        // flows into it), so that what is kept stays the BN output.
+        Some(Tap::Outputs(kept)) => {
+            let copy = h.copy();
+            kept.push(h);
+            copy
+        }
+        None | Some(Tap::Branches(_)) => h,
+    }
+}
+
 /// A plain or residual CIFAR net of depth 6n+2. Use it as any tch module
 /// (`xs.apply_t(&net, train)`), or through [`Net::forward_recording`] to measure layer responses.
 #[derive(Debug)]
@@ -159,34 +186,55 @@ impl Net {
 
     /// The forward pass; with a [`Tap`], also keeps every 3x3 conv's output after its BN and
     /// before the ReLU / addition, in network order (where the paper's Fig. 7 measures).
-    pub fn forward_recording(&self, xs: &Tensor, train: bool, mut tap: Option<Tap>) -> Tensor {
-        let mut keep = |h: Tensor| match tap.as_mut() {
-            None => h,
-            Some(Tap::Responses(r)) => {
-                r.add(&h);
-                h
-            }
-            // The ReLU and the addition below work in place: they go on with a copy (the same
-            // gradient flows into it), so that what is kept stays the BN output.
-            Some(Tap::Outputs(kept)) => {
-                let copy = h.copy();
-                kept.push(h);
-                copy
-            }
-        };
+    pub fn forward_recording(&self, xs: &Tensor, train: bool, tap: Option<Tap>) -> Tensor {
+        self.forward_probed(xs, train, tap, &[])
+    }
+
+    /// [`Net::forward_recording`] with the blocks in `deleted` (0-based, network order) taken out,
+    /// as Veit et al. delete them: a residual block leaves its shortcut, relu(shortcut(x)); a
+    /// plain block leaves the identity, which only blocks that keep their input's shape have
+    /// ([`Net::deletable`]).
+    pub fn forward_probed(
+        &self,
+        xs: &Tensor,
+        train: bool,
+        mut tap: Option<Tap>,
+        deleted: &[usize],
+    ) -> Tensor {
         // ReLUs and shortcut additions work in place on the fresh BN outputs (BN's backward needs
         // its input, not its output): less memory traffic, as torchvision's ResNet does.
-        let mut x = keep(self.stem.forward(xs, train)).relu_();
-        for b in &self.blocks {
-            let mut h = keep(b.first.forward(&x, train));
-            let mut h = keep(b.second.forward(&h.relu_(), train));
+        let mut x = keep(&mut tap, self.stem.forward(xs, train)).relu_();
+        for (k, b) in self.blocks.iter().enumerate() {
+            if deleted.contains(&k) {
+                if let Some(skip) = &b.skip {
+                    x = skip.forward(&x, train).relu_();
+                } else {
+                    assert!(b.keeps_shape(), "block {k} of a plain net changes shape: it cannot be deleted");
+                }
+                continue;
+            }
+            let mut h = keep(&mut tap, b.first.forward(&x, train));
+            let mut h = keep(&mut tap, b.second.forward(&h.relu_(), train));
             if let Some(skip) = &b.skip {
-                h += skip.forward(&x, train);
+                let s = skip.forward(&x, train);
+                if let Some(Tap::Branches(ratios)) = tap.as_mut() {
+                    let norm = |t: &Tensor| {
+                        t.detach().flatten(1, -1).norm_scalaropt_dim(2, [1i64].as_slice(), false)
+                    };
+                    ratios.push(norm(&h) / norm(&s));
+                }
+                h += s;
             }
             x = h.relu_();
         }
         let kind = x.kind();
         x.mean_dim([2i64, 3].as_slice(), false, kind).apply(&self.fc)
+    }
+
+    /// Which blocks [`Net::forward_probed`] can delete: every block of a residual net (its
+    /// shortcut stays), the blocks of a plain net that keep their input's shape.
+    pub fn deletable(&self) -> Vec<bool> {
+        self.blocks.iter().map(|b| b.skip.is_some() || b.keeps_shape()).collect()
     }
 
     /// The weights of every 3x3 conv in network order (the layers [`Tap`] sees; option B's 1x1
@@ -204,6 +252,9 @@ pub enum Tap<'a> {
     /// The outputs themselves, still in the autograd graph, so that a backward pass can give the
     /// loss's gradient with respect to each.
     Outputs(&'a mut Vec<Tensor>),
+    /// Per residual block, each image's ‖F(x)‖ / ‖shortcut(x)‖ (F(x): the block's second BN
+    /// output), detached.
+    Branches(&'a mut Vec<Tensor>),
 }
 
 /// The same values laid out channels-last (NHWC strides, NCHW shape): oneDNN's faster layout for
@@ -322,6 +373,12 @@ fn convs(depth: u32) -> Vec<(i64, i64, i64, i64)> {
         }
     }
     v
+}
+
+/// Whether each block (network order) keeps its input's shape: all but the first of stages 2 and 3.
+pub fn blocks_keeping_shape(depth: u32) -> Vec<bool> {
+    let n = blocks_per_stage(depth) as usize;
+    (0..3 * n).map(|k| k < n || k % n != 0).collect()
 }
 
 /// The stage (0 for the first conv, then 1, 2, 3) of each 3x3 conv in network order.

@@ -7,6 +7,8 @@ use plotters::prelude::*;
 use std::path::Path;
 use std::sync::Once;
 
+pub mod explain;
+
 const FONT: &str = "sans-serif";
 const COLORS: [RGBColor; 8] = [
     RGBColor(31, 119, 180),

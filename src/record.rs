@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use std::fs;
 use std::path::{Path, PathBuf};
 
+pub mod explain;
 mod run_yaml;
 pub mod weights;
 pub use run_yaml::{Environment, Resumed, RunInfo, Sitting, host, now, who};

@@ -19,6 +19,8 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
+mod explain;
+
 /// Mean of the curves of one net over its seeds, at the iterations all seeds recorded; errors in
 /// percent, iterations in units of 1e4.
 pub(crate) fn mean_curve(label: String, runs: &[&RunCurve]) -> plot::ErrorCurves {
@@ -57,7 +59,7 @@ pub(crate) fn y_axis(curves: &[plot::ErrorCurves]) -> (f64, String) {
 }
 
 /// A figure ready to draw into a given file, by its file name.
-type Figure = (&'static str, Box<dyn Fn(&Path) -> Result<()> + Send + Sync>);
+type Figure = (String, Box<dyn Fn(&Path) -> Result<()> + Send + Sync>);
 
 /// The figures the records allow, and a line for each one skipped.
 fn figures(cfg: &Config, curves: &[RunCurve], grads: &[NetGradients]) -> Result<(Vec<Figure>, Vec<String>)> {
@@ -86,7 +88,7 @@ fn figures(cfg: &Config, curves: &[RunCurve], grads: &[NetGradients]) -> Result<
             let (y, note) = y_axis(&curves);
             let title = format!("{}: plain nets", cfg.name);
             out.push((
-                "fig1.png",
+                "fig1.png".into(),
                 Box::new(move |p: &Path| plot::train_test_figure(p, &title, &note, &curves, y)),
             ));
         }
@@ -116,7 +118,7 @@ fn figures(cfg: &Config, curves: &[RunCurve], grads: &[NetGradients]) -> Result<
         let (y, note) = y_axis(&drawn);
         let note = format!("dashed: training error, bold: test error. {note}");
         let title = format!("{}: {what}", cfg.name);
-        out.push((file, Box::new(move |p: &Path| plot::error_figure(p, &title, &note, &drawn, y))));
+        out.push((file.into(), Box::new(move |p: &Path| plot::error_figure(p, &title, &note, &drawn, y))));
     }
     let deep: Vec<plot::ErrorCurves> = residual
         .iter()
@@ -127,7 +129,10 @@ fn figures(cfg: &Config, curves: &[RunCurve], grads: &[NetGradients]) -> Result<
         let (y, note) = y_axis(&deep);
         let note = format!("dashed: training error, bold: test error. {note}");
         let title = format!("{}: ResNet-110 and ResNet-1202", cfg.name);
-        out.push(("fig6_deep.png", Box::new(move |p: &Path| plot::error_figure(p, &title, &note, &deep, y))));
+        out.push((
+            "fig6_deep.png".into(),
+            Box::new(move |p: &Path| plot::error_figure(p, &title, &note, &deep, y)),
+        ));
     } else {
         skipped.push("fig6_deep.png skipped: needs finished ResNet-110 and ResNet-1202 runs".into());
     }
@@ -153,7 +158,10 @@ fn figures(cfg: &Config, curves: &[RunCurve], grads: &[NetGradients]) -> Result<
                 .into(),
         );
     } else {
-        out.push(("fig7_layer_responses.png", Box::new(move |p: &Path| plot::responses_figure(p, &lines))));
+        out.push((
+            "fig7_layer_responses.png".into(),
+            Box::new(move |p: &Path| plot::responses_figure(p, &lines)),
+        ));
     }
     let panels = gradient_panels(grads);
     if panels.is_empty() {
@@ -162,7 +170,10 @@ fn figures(cfg: &Config, curves: &[RunCurve], grads: &[NetGradients]) -> Result<
     } else {
         let note = "plain twins solid, residual dashed; a colour per point of training; the fixed batch's \
                     loss gradient at each 3x3 layer's output, per image (README: Gradient norms).";
-        out.push(("gradient_norms.png", Box::new(move |p: &Path| plot::gradients_figure(p, &panels, note))));
+        out.push((
+            "gradient_norms.png".into(),
+            Box::new(move |p: &Path| plot::gradients_figure(p, &panels, note)),
+        ));
     }
     Ok((out, skipped))
 }
@@ -342,7 +353,9 @@ pub fn write_report(cfg: &Config) -> Result<Vec<String>> {
     std::fs::create_dir_all(&plots)
         .with_context(|| format!("cannot create {}; check plots_dir", plots.display()))?;
     let grads = gradient_records(cfg, &curves)?;
-    let (figs, skipped) = figures(cfg, &curves, &grads)?;
+    let (mut figs, skipped) = figures(cfg, &curves, &grads)?;
+    let explained = explain::nets(cfg, &curves)?;
+    figs.extend(explain::figures(&explained));
     let t0 = std::time::Instant::now();
     figs.par_iter().map(|(file, draw)| draw(&plots.join(file))).collect::<Result<Vec<()>>>()?;
     let render_s = t0.elapsed().as_secs_f64();
@@ -360,13 +373,14 @@ pub fn write_report(cfg: &Config) -> Result<Vec<String>> {
             c = gradients::COMPOUNDS
         )
     };
+    let (why_section, why) = explain::section(&explained, &grads);
     let by_seed = format!(
         "## Final errors by seed\n\nEach net's last epoch: mean ± sample std over its seeds, then seed by seed \
          (s0 = seed 0), training / test error in %.\n\n{}\n",
         seeds_markdown(&curves)
     );
     let mut report = format!(
-        "# {}: plain against residual nets\n\n{how}\n\n{bullets}\n{by_seed}{gradient_section}## Table 6\n\n{what}\n\n{md}\n## Figures\n\n",
+        "# {}: plain against residual nets\n\n{how}\n\n{bullets}\n{by_seed}{gradient_section}{why_section}## Table 6\n\n{what}\n\n{md}\n## Figures\n\n",
         cfg.name
     );
     for (file, _) in &figs {
@@ -385,6 +399,7 @@ pub fn write_report(cfg: &Config) -> Result<Vec<String>> {
     ];
     lines.extend(verdict.iter().map(|v| format!("  {v}")));
     lines.extend(judged.iter().map(|j| format!("  {j}")));
+    lines.extend(why.iter().map(|j| format!("  {j}")));
     lines.extend(skipped);
     lines.push(format!(
         "report: {} figures in {} (drawn in {:.0} ms); Table 6 and REPORT.md in {}",

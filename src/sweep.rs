@@ -15,10 +15,14 @@ use crate::train::{self, Control};
 use anyhow::{Result, bail};
 use tch::Device;
 
+pub mod explain;
+
 /// What a sweep trained here, and how many runs other workers were training meanwhile.
 pub struct Done {
     pub outcomes: Vec<Outcome>,
     pub elsewhere: usize,
+    /// A line per run measured by `explain` after training.
+    pub explained: Vec<String>,
 }
 
 impl Done {
@@ -39,6 +43,7 @@ impl Done {
                 pct(last.and_then(|r| r.test_error))
             );
         }
+        out.extend(self.explained.iter().map(|l| format!("{l}\n")));
         out += &format!("records: {}\n", record::experiment_dir(cfg).display());
         if self.elsewhere > 0 {
             out += &format!(
@@ -69,7 +74,7 @@ pub fn train(cfg: &Config, runs: &[Run], device: Device, fresh: bool, progress: 
     }
     let (split, identity) = load_data(cfg, runs, device, progress)?;
     let env = record::Environment::here(&plan::device_name(device));
-    let mut done = Done { outcomes: Vec::new(), elsewhere: 0 };
+    let mut done = Done { outcomes: Vec::new(), elsewhere: 0, explained: Vec::new() };
     for group in plan::lockstep_groups(runs) {
         let ids = group.iter().map(|r| r.id.as_str()).collect::<Vec<_>>().join(" + ");
         // Held until the group's records are written: no other worker trains these runs meanwhile.
@@ -101,7 +106,25 @@ pub fn train(cfg: &Config, runs: &[Run], device: Device, fresh: bool, progress: 
             progress.runs_done(todo.len() as u64);
         }
     }
+    if cfg.explain.after_sweep {
+        done.explained = explain::run(cfg, runs, &split, device, progress)?;
+    }
     Ok(done)
+}
+
+/// `--explain`: measures every finished run of `runs` that kept its weights and has no explain
+/// records yet (the data is read only when there is one).
+pub fn explain_runs(cfg: &Config, runs: &[Run], device: Device, progress: &Progress) -> Result<Vec<String>> {
+    let todo = explain::todo(cfg, runs);
+    if todo.is_empty() {
+        let finished = runs.iter().filter(|r| record::already_done(cfg, r).unwrap_or(false)).count();
+        return Ok(vec![format!(
+            "explain: nothing to measure ({finished} of {} runs ended; those with weights.safetensors are measured already)",
+            runs.len()
+        )]);
+    }
+    let (split, _) = load_data(cfg, runs, device, progress)?;
+    explain::run(cfg, &todo, &split, device, progress)
 }
 
 /// The runs not ended yet, each with the fraction of its iterations still to train (its group's

@@ -241,6 +241,32 @@ impl Config {
         {
             return bad(at("test_subset"), format!("= {n} must be 1 to {}", TEST_IMAGES));
         }
+        let e = &self.explain;
+        let at = |k| vec![Key("explain"), Key(k)];
+        for (key, points) in [("slice_points", e.slice_points), ("grid_points", e.grid_points)] {
+            if points < 3 || points.is_multiple_of(2) {
+                return bad(
+                    at(key),
+                    format!("= {points} must be odd and at least 3, so that α = 0 is a point"),
+                );
+            }
+        }
+        if e.line_points < 2 {
+            return bad(at("line_points"), format!("= {} must be at least 2 (default 128)", e.line_points));
+        }
+        for (key, n) in [
+            ("slice_images", e.slice_images),
+            ("grid_images", e.grid_images),
+            ("test_images", e.test_images),
+            ("lines", e.lines as usize),
+        ] {
+            if n == 0 {
+                return bad(
+                    at(key),
+                    "= 0; use a positive number (README: Why residual nets are easier to optimise)".into(),
+                );
+            }
+        }
         let train_images = d.train_subset.unwrap_or(left);
         if self.batch_size > train_images {
             return bad(

@@ -55,6 +55,7 @@ impl Config {
             seeds: _,
             layer_responses: _,
             gradient_norms: _,
+            explain: _,
             // The machine.
             device: _,
             devices: _,
@@ -88,6 +89,7 @@ impl Config {
             channels_last: None,
             results_dir: PathBuf::new(),
             plots_dir: PathBuf::new(),
+            explain: Explain::default(),
         }
     }
 }

@@ -30,8 +30,13 @@ pub fn command(args: &[&str], data: Option<&Path>) -> Command {
 pub fn config_in(dir: &Path, file: &str, body: &str) -> PathBuf {
     let path = dir.join(file);
     let (results, plots) = (dir.join("results"), dir.join("plots"));
-    fs::write(&path, format!("{body}results_dir: {}\nplots_dir: {}\n", results.display(), plots.display()))
-        .unwrap();
+    // `--explain` after a sweep only where a test asks for it (it costs more than these sweeps).
+    let explain = if body.contains("explain:") { "" } else { "explain: {after_sweep: false}\n" };
+    fs::write(
+        &path,
+        format!("{body}{explain}results_dir: {}\nplots_dir: {}\n", results.display(), plots.display()),
+    )
+    .unwrap();
     path
 }
 
