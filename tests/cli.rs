@@ -34,6 +34,7 @@ fn bad_configs_fail_with_one_line() {
         ("depths: [21]\n", "bad.yaml:1: depths[0] = 21 is not 6n+2"),
         ("depths: [20]\noptimizer: {lr: -1}\n", "bad.yaml:2: optimizer.lr = -1"),
         ("depths: [20]\nwhat: 1\n", "unknown field `what`"),
+        ("depths: [20]\nexplain: {grid_points: 4}\n", "bad.yaml:2: explain.grid_points = 4 must be odd"),
     ] {
         let f = dir.join("bad.yaml");
         fs::write(&f, body).unwrap();
@@ -130,6 +131,79 @@ fn tiny_sweep_trains_plain_and_residual_twins() {
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("different config"), "{}", text(&out.stderr));
     assert_eq!(fs::read(results.join("tiny/plain-8-s0/curves.parquet")).unwrap(), before);
+    fs::remove_dir_all(dir).unwrap();
+}
+
+/// After training, a sweep measures each finished run's weights (`explain`), REPORT.md answers
+/// why the residual net is easier to optimise, and the figures are drawn; `--explain` skips runs
+/// measured before and measures a run again, to the same bytes, once its explained.yaml is gone.
+#[test]
+fn a_sweep_explains_its_finished_runs() {
+    let dir = tmp("explain");
+    let data = dir.join("data");
+    resdeg::testing::write_synthetic(&data, 64, 5).unwrap();
+    let cfg = config_in(
+        &dir,
+        "why.yaml",
+        "depths: [8]\nbatch_size: 32\ndevice: cpu\nthreads: 1\nschedule: {iterations: 12, milestones: [8]}\n\
+         data: {train_subset: 160}\nexplain: {slice_points: 5, slice_images: 64, grid_points: 5, grid_images: 32, \
+         test_images: 64, lesion_draws: 1, lines: 2, line_points: 8}\n",
+    );
+    let out = resdeg(&[cfg.to_str().unwrap(), "--quiet"], Some(data.as_path()));
+    let s = text(&out.stdout);
+    assert!(out.status.success(), "{s}\n{}", text(&out.stderr));
+    let runs = dir.join("results/why");
+    for run in ["plain-8-s0", "residual-8-A-s0"] {
+        assert!(s.contains(&format!("{run}: explained in ")), "{s}");
+        for file in [
+            "landscape_1d.parquet",
+            "landscape_2d.parquet",
+            "lesions.parquet",
+            "shattered.parquet",
+            "explained.yaml",
+        ] {
+            assert!(runs.join(run).join(file).is_file(), "{run}/{file}");
+        }
+    }
+    assert!(
+        runs.join("residual-8-A-s0/branches.parquet").is_file()
+            && !runs.join("plain-8-s0/branches.parquet").exists()
+    );
+    let surface = resdeg::record::read_parquet(&runs.join("plain-8-s0/landscape_2d.parquet")).unwrap();
+    assert_eq!(surface.height(), 25);
+    let report = fs::read_to_string(runs.join("REPORT.md")).unwrap();
+    assert!(report.contains("## Why residual nets are easier to optimise"), "{report}");
+    assert!(
+        report.contains("- Landscape: ResNet-8 (seed 0) lies in")
+            && report.contains("- Lesions: deleting one middle block"),
+        "{report}"
+    );
+    for png in [
+        "explain_landscape_1d",
+        "explain_landscape_2d_8",
+        "explain_lesions",
+        "explain_shattered",
+        "explain_branches",
+    ] {
+        assert!(dir.join(format!("plots/why/{png}.png")).is_file(), "{png}");
+        assert!(report.contains(&format!("{png}.png")), "{png} not linked");
+    }
+
+    let again = resdeg(&[cfg.to_str().unwrap(), "--explain"], Some(data.as_path()));
+    assert!(
+        text(&again.stdout).contains("explain: nothing to measure (2 of 2 runs ended"),
+        "{}",
+        text(&again.stdout)
+    );
+    let before = common::snapshot(&runs.join("plain-8-s0"));
+    fs::remove_file(runs.join("plain-8-s0/explained.yaml")).unwrap();
+    let redo = resdeg(&[cfg.to_str().unwrap(), "--explain", "--quiet"], Some(data.as_path()));
+    let s = text(&redo.stdout);
+    assert!(s.contains("plain-8-s0: explained in ") && !s.contains("residual-8-A-s0: explained"), "{s}");
+    let after = common::snapshot(&runs.join("plain-8-s0"));
+    for (file, bytes) in before.iter().filter(|(f, _)| f.extension().is_some_and(|e| e == "parquet")) {
+        assert!(after[file] == *bytes, "{} changed when measured again", file.display());
+    }
     fs::remove_dir_all(dir).unwrap();
 }
 

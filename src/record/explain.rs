@@ -151,3 +151,65 @@ pub fn read(cfg: &Config, run: &Run) -> Result<Option<(Explained, ExplainInfo)>>
     };
     Ok(Some((Explained { slice, surface, lesions, shattered, branches }, info)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Arch, Shortcut};
+
+    /// What is written reads back equal, blocks numbered from 1 on disk and from 0 in memory;
+    /// plain nets write no branches file.
+    #[test]
+    fn explain_records_round_trip() {
+        let dir = std::env::temp_dir().join(format!("resdeg-record-explain-{}", std::process::id()));
+        let cfg = Config::parse(
+            &format!("depths: [8]\nresults_dir: {}\n", dir.display()),
+            Path::new("e.yaml"),
+            "e",
+        )
+        .unwrap();
+        let e = Explained {
+            slice: Slice {
+                alpha: vec![-1.0, 0.0, 1.0],
+                loss: vec![3.0, 0.5, 2.5],
+                error: vec![0.6, 0.1, 0.5],
+            },
+            surface: Surface {
+                axis: vec![-1.0, 0.0, 1.0],
+                loss: (0..3).map(|i| (0..3).map(|j| (3 * i + j) as f64).collect()).collect(),
+            },
+            lesions: vec![
+                Lesion { blocks: vec![], draw: 0, loss: 0.4, error: 0.1 },
+                Lesion { blocks: vec![0], draw: 0, loss: 0.5, error: 0.12 },
+                Lesion { blocks: vec![0, 2], draw: 1, loss: 0.9, error: 0.3 },
+            ],
+            shattered: vec![
+                Correlation { lag: 1, t: 0.5, correlation: 0.9 },
+                Correlation { lag: 2, t: 1.0, correlation: 0.4 },
+            ],
+            branches: vec![
+                Branch { block: 0, init: 1.2, end: 0.3 },
+                Branch { block: 2, init: 0.9, end: 0.2 },
+            ],
+        };
+        let info = ExplainInfo {
+            run_id: "residual-8-A-s0".into(),
+            started: "2026-12-06T00:00:00Z".into(),
+            settings: cfg.explain.clone(),
+            environment: Environment::here("cpu"),
+            seconds: BTreeMap::from([("lesions".into(), 1.5)]),
+        };
+        let res = Run::new(Arch::Residual, 8, Shortcut::A, 0);
+        assert!(read(&cfg, &res).unwrap().is_none());
+        write(&cfg, &res, &e, &info).unwrap();
+        assert_eq!(read(&cfg, &res).unwrap(), Some((e.clone(), info.clone())));
+        let blocks = read_parquet(&path(&cfg, &res, "lesions")).unwrap();
+        assert_eq!(blocks.column("blocks").unwrap().str().unwrap().get(2), Some("1,3"));
+        let plain = Run::new(Arch::Plain, 8, Shortcut::A, 0);
+        let e = Explained { branches: vec![], ..e };
+        write(&cfg, &plain, &e, &info).unwrap();
+        assert!(!path(&cfg, &plain, "branches").exists());
+        assert_eq!(read(&cfg, &plain).unwrap().unwrap().0, e);
+        fs::remove_dir_all(dir).unwrap();
+    }
+}
