@@ -2,7 +2,8 @@
 //!
 //! The pipeline, one module a step: [`config`] (the sweep file) → [`plan`] (its runs) →
 //! [`data`] (CIFAR-10) → [`model`] (the nets) → [`learner`] (a net with its SGD) → [`measure`]
-//! (what is read off a net: test error, layer responses, gradient norms) → [`train`] (the loop,
+//! (what is read off a net: test error, layer responses, gradient norms; [`explain`] what its
+//! trained weights say of why residual nets optimise more easily) → [`train`] (the loop,
 //! twins in lockstep; [`checkpoint`] its files) → [`record`] (Parquet and run.yaml) → [`verdict`],
 //! [`gradients`] and [`table6`] (what the records say) → [`report`] (REPORT.md and the figures,
 //! drawn by [`plot`]; [`compare`] sets two sweeps' runs side by side). [`sweep`] runs that pipeline for a whole sweep; [`cost`] estimates its time.

@@ -29,6 +29,25 @@ fn register_font() {
     });
 }
 
+/// The legend as every figure here draws it: a white box with a black border.
+fn legend<'a, DB: DrawingBackend + 'a, CT: plotters::coord::CoordTranslate>(
+    chart: &mut ChartContext<'a, DB, CT>,
+    at: SeriesLabelPosition,
+    size: u32,
+) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    chart
+        .configure_series_labels()
+        .position(at)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .label_font((FONT, size))
+        .draw()
+        .map_err(err)
+}
+
 /// One net's curves: errors in percent against iterations in units of 1e4.
 #[derive(Debug, Clone)]
 pub struct ErrorCurves {
@@ -97,14 +116,7 @@ where
         }
     }
     // Errors fall from the top left: the lower left corner is where no curve goes.
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::LowerLeft)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .label_font((FONT, 22))
-        .draw()
-        .map_err(err)?;
+    legend(&mut chart, SeriesLabelPosition::LowerLeft, 22)?;
     Ok(())
 }
 
@@ -238,14 +250,7 @@ pub fn responses_figure(path: &Path, lines: &[(String, Vec<f64>)]) -> Result<()>
                 .label(label.clone())
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 30, y)], style));
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .label_font((FONT, 22))
-            .draw()
-            .map_err(err)?;
+        legend(&mut chart, SeriesLabelPosition::UpperRight, 22)?;
     }
     root.present().map_err(err)?;
     Ok(())
@@ -311,14 +316,7 @@ pub fn gradients_figure(path: &Path, panels: &[GradientPanel], note: &str) -> Re
                 .label(format!("{net}, {point}"))
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + width, y)], style));
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .label_font((FONT, 20))
-            .draw()
-            .map_err(err)?;
+        legend(&mut chart, SeriesLabelPosition::UpperRight, 20)?;
     }
     bottom.draw_text(note, &(FONT, 22).into_text_style(&bottom), (40, 10)).map_err(err)?;
     root.present().map_err(err)?;

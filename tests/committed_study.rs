@@ -187,3 +187,10 @@ fn the_papers_schedule_in_fp32_and_its_comparison_with_bf16_redraw_identically()
 fn the_papers_schedule_second_seed_in_fp32_and_its_comparison_with_bf16_redraw_identically() {
     redraws_identically("paper_resnets_fp32_s1", 2);
 }
+
+/// The quick experiment with its `--explain` records: REPORT.md's "why" section and the
+/// landscape, lesion, shattered-gradient and branch figures redrawn from them.
+#[test]
+fn the_quick_experiment_explained_redraws_identically() {
+    redraws_identically("quick", 4);
+}

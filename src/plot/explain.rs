@@ -2,7 +2,7 @@
 //! branch ratios) and contour maps of the 2D loss surfaces, drawn by marching squares with
 //! labelled levels. plotters draws lines, not contours; the contouring is here.
 
-use super::{COLORS, FONT, err, with_note};
+use super::{COLORS, FONT, err, legend, with_note};
 use anyhow::Result;
 use plotters::prelude::*;
 use std::path::Path;
@@ -26,6 +26,16 @@ pub struct Panel {
     pub y: (f64, f64),
     pub log_y: bool,
     pub lines: Vec<Line>,
+    /// Where the legend goes: where the lines leave room.
+    pub legend: Corner,
+}
+
+/// A place for a panel's legend.
+#[derive(Debug, Clone, Copy)]
+pub enum Corner {
+    UpperRight,
+    MiddleRight,
+    LowerLeft,
 }
 
 /// Panels two a row (one alone fills the row), `note` below.
@@ -65,10 +75,15 @@ where
         .y_label_area_size(90)
         .build_cartesian_2d(x0..x1, y)
         .map_err(err)?;
+    let whole = p.lines.iter().flat_map(|l| &l.points).all(|q| q.0.fract() == 0.0);
+    let x_label = move |v: &f64| if whole { format!("{v:.0}") } else { format!("{v:.1}") };
+    let y_label = |v: &f64| if v.abs() >= 10.0 { format!("{v:.0}") } else { format!("{v}") };
     chart
         .configure_mesh()
         .x_desc(p.x_desc.as_str())
         .y_desc(p.y_desc.as_str())
+        .x_label_formatter(&x_label)
+        .y_label_formatter(&y_label)
         .label_style((FONT, 20))
         .axis_desc_style((FONT, 22))
         .light_line_style(WHITE.mix(0.0))
@@ -91,14 +106,12 @@ where
             }
         }
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .label_font((FONT, 20))
-        .draw()
-        .map_err(err)?;
+    let at = match p.legend {
+        Corner::UpperRight => SeriesLabelPosition::UpperRight,
+        Corner::MiddleRight => SeriesLabelPosition::MiddleRight,
+        Corner::LowerLeft => SeriesLabelPosition::LowerLeft,
+    };
+    legend(&mut chart, at, 20)?;
     Ok(())
 }
 

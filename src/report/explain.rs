@@ -8,7 +8,7 @@ use crate::explain::Explained;
 use crate::explain::judge::{self, CHANCE, CONVEX_SHARE};
 use crate::gradients::NetGradients;
 use crate::plan::Run;
-use crate::plot::explain::{ContourMap, Line, Panel, contour_figure, lines_figure};
+use crate::plot::explain::{ContourMap, Corner, Line, Panel, contour_figure, lines_figure};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -153,7 +153,7 @@ pub fn section(nets: &[Net], grads: &[NetGradients]) -> (String, Vec<String>) {
         }
         if let Some((a, b)) = r.branches {
             let small =
-                if b < 1.0 { "smaller than what they add to" } else { "not smaller than what they add to" };
+                if b < 1.0 { "smaller than their shortcuts" } else { "not smaller than their shortcuts" };
             lines.push(format!(
                 "Branches: {rname}'s residual branches end {small} (median ‖F(x)‖ / ‖x‖ {b:.2}; {a:.2} at initialisation)."
             ));
@@ -190,6 +190,13 @@ fn weights_line(grads: &[NetGradients]) -> Vec<String> {
         .collect()
 }
 
+/// The decade below the lowest loss of the nets' slices (at least 1e-4): the slices' log axis.
+fn floor_decade(nets: &[&Net]) -> f64 {
+    let lowest =
+        nets.iter().flat_map(|n| n.e.slice.loss.iter().copied()).filter(|l| *l > 0.0).fold(1.0, f64::min);
+    10f64.powf(lowest.log10().floor()).max(1e-4)
+}
+
 /// The section's figures: 1D slices a panel per depth, the 2D maps of each depth's twins side by
 /// side, lesions, gradient correlations and branch ratios.
 pub fn figures(nets: &[Net]) -> Vec<Figure> {
@@ -200,12 +207,17 @@ pub fn figures(nets: &[Net]) -> Vec<Figure> {
     for n in nets {
         by_depth.entry(n.run.depth).or_default().push(n);
     }
-    let color = |n: &Net| usize::from(n.run.arch == Arch::Residual);
-    let line = |n: &Net, points: Vec<(f64, f64)>| Line {
-        label: name(&n.run),
-        color: color(n),
-        dashed: false,
-        points,
+    // A colour per net (a depth's twins side by side in the palette), the residual one dashed,
+    // so that nets of one kind at two depths are told apart.
+    let rank: BTreeMap<u32, usize> = by_depth.keys().enumerate().map(|(k, d)| (*d, k)).collect();
+    let line = |n: &Net, points: Vec<(f64, f64)>| {
+        let residual = n.run.arch == Arch::Residual;
+        Line {
+            label: name(&n.run),
+            color: 2 * rank[&n.run.depth] + usize::from(residual),
+            dashed: residual,
+            points,
+        }
     };
     let mut out: Vec<Figure> = Vec::new();
 
@@ -215,20 +227,13 @@ pub fn figures(nets: &[Net]) -> Vec<Figure> {
             title: format!("depth {d}: training loss along a random direction"),
             x_desc: "α (filter-normalised direction)".into(),
             y_desc: "loss (log)".into(),
-            y: (1e-3, 1e2),
+            y: (floor_decade(ns), 1e2),
             log_y: true,
+            legend: Corner::LowerLeft,
             lines: ns
                 .iter()
                 .map(|n| {
-                    line(
-                        n,
-                        n.e.slice
-                            .alpha
-                            .iter()
-                            .copied()
-                            .zip(n.e.slice.loss.iter().map(|l| l.max(1e-3)))
-                            .collect(),
-                    )
+                    line(n, n.e.slice.alpha.iter().copied().zip(n.e.slice.loss.iter().copied()).collect())
                 })
                 .collect(),
         })
@@ -281,6 +286,7 @@ pub fn figures(nets: &[Net]) -> Vec<Figure> {
             y_desc: "test error (%)".into(),
             y: (0.0, 100.0),
             log_y: false,
+            legend: Corner::MiddleRight,
             lines: single,
         },
         Panel {
@@ -289,6 +295,7 @@ pub fn figures(nets: &[Net]) -> Vec<Figure> {
             y_desc: "test error (%)".into(),
             y: (0.0, 100.0),
             log_y: false,
+            legend: Corner::MiddleRight,
             lines: by_k,
         },
     ];
@@ -302,6 +309,7 @@ pub fn figures(nets: &[Net]) -> Vec<Figure> {
         y_desc: "mean cosine of the gradients".into(),
         y: (-0.2, 1.0),
         log_y: false,
+        legend: Corner::UpperRight,
         lines: nets
             .iter()
             .map(|n| line(n, n.e.shattered.iter().map(|c| (c.t, c.correlation)).collect()))
@@ -337,11 +345,19 @@ pub fn figures(nets: &[Net]) -> Vec<Figure> {
             y_desc: "‖F(x)‖ / ‖x‖ (log)".into(),
             y: (1e-2, 1e1),
             log_y: true,
+            legend: Corner::UpperRight,
             lines: ls,
         }];
-        out.push(("explain_branches.png".into(), Box::new(move |p: &Path| {
-            lines_figure(p, "median over test images, batch statistics; below 1 the block adds less than it passes on.", &panels)
-        })));
+        out.push((
+            "explain_branches.png".into(),
+            Box::new(move |p: &Path| {
+                lines_figure(
+                    p,
+                    "mean over test images, batch statistics; below 1 the block adds less than it passes on.",
+                    &panels,
+                )
+            }),
+        ));
     }
     out
 }
