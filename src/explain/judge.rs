@@ -88,7 +88,7 @@ pub const CHANCE: f64 = 0.8;
 /// input on unchanged; and the median error itself.
 pub fn middle_block_cost(l: &[Lesion], same_shape: &[bool]) -> Option<(f64, f64)> {
     let intact = l.iter().find(|x| x.blocks.is_empty())?.error;
-    let mut errs: Vec<f64> = l
+    let errs: Vec<f64> = l
         .iter()
         .filter(|x| x.blocks.len() == 1 && same_shape[x.blocks[0] as usize])
         .map(|x| x.error)
@@ -96,12 +96,7 @@ pub fn middle_block_cost(l: &[Lesion], same_shape: &[bool]) -> Option<(f64, f64)
     if errs.is_empty() {
         return None;
     }
-    errs.sort_by(f64::total_cmp);
-    let median = if errs.len() % 2 == 1 {
-        errs[errs.len() / 2]
-    } else {
-        (errs[errs.len() / 2 - 1] + errs[errs.len() / 2]) / 2.0
-    };
+    let median = median(&errs);
     Some((median - intact, median))
 }
 
