@@ -37,6 +37,11 @@ pub struct GroupState {
     pub warming: bool,
     pub warmup_end: Option<WarmupEnd>,
     pub members: Vec<MemberState>,
+    /// When the file was written (RFC 3339): where the sitting that wrote it ended. Kept inside,
+    /// not read from the file's time, which a copy or a git checkout resets. Absent from
+    /// checkpoints written before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub written: Option<String>,
 }
 
 /// The name of member `k`'s variable `name` in the file.
@@ -75,6 +80,7 @@ pub fn load(path: &Path) -> Result<(GroupState, Vec<(String, Tensor)>)> {
 
 /// Writes the group state `g` with every member's state, variables and momentum buffers.
 pub fn save_group(path: &Path, mut g: GroupState, members: &[(&MemberState, &Learner)]) -> Result<()> {
+    g.written = Some(crate::record::now());
     let mut named: Vec<(String, Tensor)> = Vec::new();
     for (k, (state, learner)) in members.iter().enumerate() {
         g.members.push((*state).clone());
@@ -129,6 +135,8 @@ pub struct Position {
     pub elapsed_s: f64,
     /// Training images per second through each net in the last epoch.
     pub images_per_s: f64,
+    /// When the checkpoint was written, if it says ([`GroupState::written`]).
+    pub written: Option<String>,
 }
 
 /// Reads a group checkpoint's state without loading its tensors: the safetensors header (JSON,
@@ -151,5 +159,11 @@ pub fn position(path: &Path) -> Result<Position> {
     let g: GroupState = serde_norway::from_slice(&state)?;
     let images_per_s =
         g.members.iter().filter_map(|m| m.curves.last()).map(|r| r.images_per_s).fold(0.0, f64::max);
-    Ok(Position { epoch: g.epoch, iteration: g.iteration, elapsed_s: g.elapsed_s, images_per_s })
+    Ok(Position {
+        epoch: g.epoch,
+        iteration: g.iteration,
+        elapsed_s: g.elapsed_s,
+        images_per_s,
+        written: g.written,
+    })
 }

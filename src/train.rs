@@ -270,6 +270,7 @@ pub fn train_lockstep(
                 warming,
                 warmup_end: warmup_end.clone(),
                 members: vec![],
+                written: None,
             };
             let states: Vec<(&MemberState, &Learner)> =
                 members.iter().map(|m| (&m.state, &m.learner)).collect();
@@ -464,6 +465,7 @@ mod tests {
         assert_eq!((saved.epoch, saved.iteration, saved.members.len()), (1, 6, 2));
         let at = checkpoint::position(&ck).unwrap();
         assert_eq!((at.epoch, at.iteration, at.elapsed_s), (1, 6, saved.elapsed_s));
+        assert!(at.written.is_some() && at.written == saved.written);
         assert!(at.images_per_s > 0.0);
         let resumed = train(&c, &split, &runs, Some(ck.clone()), None).unwrap();
         // Epoch 1 comes from the checkpoint, timing included: it was not trained again.

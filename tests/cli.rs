@@ -416,6 +416,12 @@ fn run_records_name_their_data_and_every_sitting() {
     let only = [cfg.to_str().unwrap(), "--only", "plain-8-s0"];
     let out = common::command(&only, Some(&data)).env("RESDEG_CRASH_AT", "iteration:9").output().unwrap();
     assert!(!out.status.success());
+    // The checkpoint copied or checked out elsewhere: its file time no longer says when it was
+    // written, and the first sitting's end must not come from it.
+    for ck in fs::read_dir(dir.join("results/sit/checkpoints")).unwrap() {
+        let f = fs::File::options().write(true).open(ck.unwrap().path()).unwrap();
+        f.set_modified(std::time::UNIX_EPOCH + std::time::Duration::from_secs(946_684_800)).unwrap();
+    }
     let out = resdeg(&only, Some(&data));
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(
@@ -437,6 +443,8 @@ fn run_records_name_their_data_and_every_sitting() {
         (0, Some(6), 6, Some(15))
     );
     assert!(s[0].ended.is_some() && s[1].ended == info.ended);
+    let ended = s[0].ended.as_deref().unwrap();
+    assert!(ended >= s[0].started.as_str() && ended <= s[1].started.as_str(), "{s:?}");
     assert!(s[1].environment.host == resdeg::record::host() && !s[1].environment.cpu.is_empty());
     let status = resdeg(&[cfg.to_str().unwrap(), "--status"], None);
     assert!(text(&status.stdout).contains("in 2 sittings"), "{}", text(&status.stdout));
