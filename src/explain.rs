@@ -11,7 +11,7 @@ pub mod landscape;
 pub mod lesions;
 pub mod shattered;
 
-use crate::measure::EVAL_BATCH;
+use crate::measure::{EVAL_BATCH, RunningStatsKept};
 use crate::model::{Net, Tap};
 use serde::{Deserialize, Serialize};
 use tch::{Kind, Reduction, Tensor, nn};
@@ -81,8 +81,7 @@ pub fn score(net: &Net, b: &Batches, deleted: &[usize]) -> (f64, f64) {
 /// that the pass moves are put back, so the net is left as it was. Empty for a plain net.
 pub fn branch_ratios(vs: &nn::VarStore, net: &Net, b: &Batches) -> Vec<f64> {
     let _guard = tch::no_grad_guard();
-    let running: Vec<Tensor> = vs.variables().into_values().filter(|t| !t.requires_grad()).collect();
-    let saved: Vec<Tensor> = running.iter().map(Tensor::copy).collect();
+    let _kept = RunningStatsKept::new(vs);
     let mut sums: Vec<Tensor> = Vec::new();
     for xs in &b.xs {
         let mut ratios = Vec::new();
@@ -93,9 +92,6 @@ pub fn branch_ratios(vs: &nn::VarStore, net: &Net, b: &Batches) -> Vec<f64> {
         } else {
             sums.iter_mut().zip(per_block).for_each(|(s, r)| *s += r);
         }
-    }
-    for (mut t, s) in running.into_iter().zip(&saved) {
-        t.copy_(s);
     }
     sums.iter().map(|s| s.double_value(&[]) / b.len() as f64).collect()
 }

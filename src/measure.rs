@@ -9,6 +9,26 @@ use crate::model::{self, Responses, Tap};
 use serde::{Deserialize, Serialize};
 use tch::{Kind, Reduction, Tensor};
 
+/// The BN running statistics of a net, put back when this is dropped: a measurement that runs the
+/// net in train mode (batch statistics) moves them, and must leave the net as it found it.
+pub struct RunningStatsKept(Vec<(Tensor, Tensor)>);
+
+impl RunningStatsKept {
+    pub fn new(vs: &tch::nn::VarStore) -> RunningStatsKept {
+        let running = vs.variables().into_values().filter(|t| !t.requires_grad());
+        RunningStatsKept(running.map(|t| (t.copy(), t)).collect())
+    }
+}
+
+impl Drop for RunningStatsKept {
+    fn drop(&mut self) {
+        let _guard = tch::no_grad_guard();
+        for (saved, t) in &mut self.0 {
+            t.copy_(saved);
+        }
+    }
+}
+
 /// Images per forward pass when evaluating (no gradients, so larger than training batches).
 pub const EVAL_BATCH: i64 = 500;
 
@@ -84,8 +104,7 @@ pub struct Gradients {
 /// running statistics that the forward pass moves are put back: training goes on as if this
 /// never happened (the test below and `train`'s tests check it).
 pub fn gradient_norms(l: &Learner, xs: &Tensor, ys: &Tensor) -> Vec<LayerGradient> {
-    let running: Vec<Tensor> = l.vs.variables().into_values().filter(|t| !t.requires_grad()).collect();
-    let saved: Vec<Tensor> = running.iter().map(Tensor::copy).collect();
+    let _kept = RunningStatsKept::new(&l.vs);
     let mut outputs = Vec::new();
     let loss = {
         let _bf16 = l.autocast();
@@ -95,11 +114,6 @@ pub fn gradient_norms(l: &Learner, xs: &Tensor, ys: &Tensor) -> Vec<LayerGradien
     let weights = l.net.conv_weights();
     let inputs: Vec<&Tensor> = outputs.iter().chain(weights.iter().copied()).collect();
     let grads = Tensor::run_backward(&[&loss], &inputs, false, false);
-    tch::no_grad(|| {
-        for (mut t, s) in running.into_iter().zip(&saved) {
-            t.copy_(s);
-        }
-    });
     let norm = |t: &Tensor| t.to_kind(Kind::Double).norm().double_value(&[]);
     let root_b = (xs.size()[0] as f64).sqrt();
     let (g_out, g_w) = grads.split_at(outputs.len());

@@ -80,15 +80,6 @@ struct Block {
     skip: Option<Skip>,
 }
 
-impl Block {
-    /// Whether the block's output has its input's shape: in these nets the map size halves
-    /// exactly where the channels change.
-    fn keeps_shape(&self) -> bool {
-        let w = self.first.conv.ws.size();
-        w[0] == w[1]
-    }
-}
-
 /// A layer's output, kept by the tap if there is one; what goes on is `h` itself or a copy.
 fn keep(tap: &mut Option<Tap>, h: Tensor) -> Tensor {
     match tap.as_mut() {
@@ -209,7 +200,10 @@ impl Net {
                 if let Some(skip) = &b.skip {
                     x = skip.forward(&x, train).relu_();
                 } else {
-                    assert!(b.keeps_shape(), "block {k} of a plain net changes shape: it cannot be deleted");
+                    assert!(
+                        self.deletable()[k],
+                        "block {k} of a plain net changes shape: it cannot be deleted"
+                    );
                 }
                 continue;
             }
@@ -234,7 +228,8 @@ impl Net {
     /// Which blocks [`Net::forward_probed`] can delete: every block of a residual net (its
     /// shortcut stays), the blocks of a plain net that keep their input's shape.
     pub fn deletable(&self) -> Vec<bool> {
-        self.blocks.iter().map(|b| b.skip.is_some() || b.keeps_shape()).collect()
+        let keeps = blocks_keeping_shape(2 + 2 * self.blocks.len() as u32);
+        self.blocks.iter().zip(keeps).map(|(b, keeps)| b.skip.is_some() || keeps).collect()
     }
 
     /// The weights of every 3x3 conv in network order (the layers [`Tap`] sees; option B's 1x1
@@ -375,10 +370,14 @@ fn convs(depth: u32) -> Vec<(i64, i64, i64, i64)> {
     v
 }
 
-/// Whether each block (network order) keeps its input's shape: all but the first of stages 2 and 3.
+/// Whether each block (network order) keeps its input's shape (its first conv keeps the width and
+/// the map size): all but the first of stages 2 and 3.
 pub fn blocks_keeping_shape(depth: u32) -> Vec<bool> {
-    let n = blocks_per_stage(depth) as usize;
-    (0..3 * n).map(|k| k < n || k % n != 0).collect()
+    convs(depth)[1..]
+        .iter()
+        .step_by(2)
+        .map(|&(c_in, c_out, _, stride)| c_in == c_out && stride == 1)
+        .collect()
 }
 
 /// The stage (0 for the first conv, then 1, 2, 3) of each 3x3 conv in network order.
@@ -494,6 +493,14 @@ mod tests {
         }
         let stem = &sd.iter().find(|(n, _)| n == "stem.conv.weight").unwrap().1;
         assert_eq!(stem.size(), [16, 3, 3, 3]);
+    }
+
+    #[test]
+    fn blocks_that_keep_their_shape() {
+        let keeps = blocks_keeping_shape(20);
+        assert_eq!(keeps, [true, true, true, false, true, true, false, true, true]);
+        assert_eq!(built(Arch::Plain, 20, Shortcut::A).1.deletable(), keeps);
+        assert!(built(Arch::Residual, 20, Shortcut::B).1.deletable().iter().all(|&d| d));
     }
 
     #[test]
