@@ -11,10 +11,10 @@ pub mod landscape;
 pub mod lesions;
 pub mod shattered;
 
-use crate::measure::{EVAL_BATCH, RunningStatsKept};
+use crate::measure::{EVAL_BATCH, RunningStatsKept, Tally};
 use crate::model::{Net, Tap};
 use serde::{Deserialize, Serialize};
-use tch::{Kind, Reduction, Tensor, nn};
+use tch::{Kind, Tensor, nn};
 
 /// Everything measured of one net.
 #[derive(Debug, Clone, PartialEq)]
@@ -60,17 +60,11 @@ impl Batches {
 /// run's autocast; here the inputs are prepared once for many passes and blocks may be deleted.
 pub fn score(net: &Net, b: &Batches, deleted: &[usize]) -> (f64, f64) {
     let _guard = tch::no_grad_guard();
-    let device = b.xs[0].device();
-    let mut loss = Tensor::zeros([], (Kind::Double, device));
-    let mut wrong = Tensor::zeros([], (Kind::Int64, device));
+    let mut tally = Tally::new(b.xs[0].device());
     for (xs, ys) in b.xs.iter().zip(&b.ys) {
-        let logits = net.forward_probed(xs, false, None, deleted);
-        loss +=
-            logits.cross_entropy_loss::<Tensor>(ys, None, Reduction::Sum, -100, 0.0).to_kind(Kind::Double);
-        wrong += logits.argmax(-1, false).ne_tensor(ys).sum(Kind::Int64);
+        tally.add(&net.forward_probed(xs, false, None, deleted), ys);
     }
-    let n = b.len() as f64;
-    (loss.double_value(&[]) / n, wrong.int64_value(&[]) as f64 / n)
+    tally.mean()
 }
 
 /// Each residual block's ‖F(x)‖ / ‖shortcut(x)‖: the size of what the block adds against what it

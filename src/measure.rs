@@ -44,19 +44,43 @@ pub fn logits(l: &Learner, images: &Tensor, mean: &Tensor) -> Tensor {
 pub fn evaluate(l: &Learner, images: &Tensor, labels: &Tensor, mean: &Tensor) -> (f64, f64) {
     let _guard = tch::no_grad_guard();
     let n = images.size()[0];
-    let mut loss = Tensor::zeros([], (Kind::Double, images.device()));
-    let mut wrong = Tensor::zeros([], (Kind::Int64, images.device()));
+    let mut tally = Tally::new(images.device());
     for at in (0..n).step_by(EVAL_BATCH as usize) {
         let len = EVAL_BATCH.min(n - at);
         let logits = logits(l, &images.narrow(0, at, len), mean);
         // Under bf16 autocast the logits are bf16; the loss is taken in fp32, as in training.
         let logits = if logits.kind() == Kind::BFloat16 { logits.to_kind(Kind::Float) } else { logits };
-        let ys = labels.narrow(0, at, len);
-        loss +=
-            logits.cross_entropy_loss::<Tensor>(&ys, None, Reduction::Sum, -100, 0.0).to_kind(Kind::Double);
-        wrong += logits.argmax(-1, false).ne_tensor(&ys).sum(Kind::Int64);
+        tally.add(&logits, &labels.narrow(0, at, len));
     }
-    (loss.double_value(&[]) / n as f64, wrong.int64_value(&[]) as f64 / n as f64)
+    tally.mean()
+}
+
+/// Summed cross-entropy (fp64) and misclassified images over batches of logits, kept on the
+/// device so that no batch waits for a copy to the host.
+pub struct Tally {
+    loss: Tensor,
+    wrong: Tensor,
+    images: i64,
+}
+
+impl Tally {
+    pub fn new(device: tch::Device) -> Tally {
+        let zero = |kind| Tensor::zeros([], (kind, device));
+        Tally { loss: zero(Kind::Double), wrong: zero(Kind::Int64), images: 0 }
+    }
+
+    pub fn add(&mut self, logits: &Tensor, ys: &Tensor) {
+        self.loss +=
+            logits.cross_entropy_loss::<Tensor>(ys, None, Reduction::Sum, -100, 0.0).to_kind(Kind::Double);
+        self.wrong += logits.argmax(-1, false).ne_tensor(ys).sum(Kind::Int64);
+        self.images += ys.size()[0];
+    }
+
+    /// Mean loss and error over the images added.
+    pub fn mean(&self) -> (f64, f64) {
+        let n = self.images as f64;
+        (self.loss.double_value(&[]) / n, self.wrong.int64_value(&[]) as f64 / n)
+    }
 }
 
 /// The std of every 3x3 layer's response (after BN, before ReLU / addition) over `images`.
