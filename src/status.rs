@@ -25,8 +25,8 @@ fn modified(path: &std::path::Path) -> Option<SystemTime> {
     std::fs::metadata(path).and_then(|m| m.modified()).ok()
 }
 
-fn age_s(path: &std::path::Path) -> Option<f64> {
-    Some(SystemTime::now().duration_since(modified(path)?).map_or(0.0, |d| d.as_secs_f64()))
+fn age_s(t: SystemTime) -> f64 {
+    SystemTime::now().duration_since(t).map_or(0.0, |d| d.as_secs_f64())
 }
 
 /// Seconds an iteration took in the sitting that started at `started` (RFC 3339) from iteration
@@ -55,12 +55,17 @@ pub fn lines(cfg: &Config, runs: &[Run]) -> Vec<Line> {
             }
             let checkpoint = record::checkpoints_of(cfg, run).into_iter().next();
             let at = checkpoint.as_deref().and_then(|p| checkpoint::position(p).ok());
-            let age = checkpoint.as_deref().or(info.as_ref().map(|_| yaml.as_path())).and_then(age_s);
+            // When the checkpoint was written: what it says, else its file time (which a copy or
+            // a git checkout resets).
+            let written = at
+                .as_ref()
+                .and_then(|p| humantime::parse_rfc3339(p.written.as_deref()?).ok())
+                .or_else(|| checkpoint.as_deref().and_then(modified));
+            let age = written.or_else(|| info.as_ref().and_then(|_| modified(&yaml))).map(age_s);
             let mut detail = String::new();
             if let Some(p) = &at {
                 let epochs = (total as f64 * p.epoch.max(1) as f64 / p.iteration.max(1) as f64).ceil();
                 let sitting = info.as_ref().and_then(|i| i.sittings.last());
-                let written = checkpoint.as_deref().and_then(modified);
                 let per_iteration = sitting
                     .zip(written)
                     .and_then(|(s, w)| sitting_pace(&s.started, s.from_iteration, w, p.iteration))

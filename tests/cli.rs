@@ -398,6 +398,14 @@ fn status_shows_a_live_sweep() {
     worker.wait().unwrap();
     let s = status();
     assert!(line(&s, "residual-8-A-s0").contains(" stalled ") && s.contains("else rerun the command"), "{s}");
+    // Copied or checked out elsewhere, the checkpoint's file time is new or old; its age is the
+    // time it says it was written.
+    for ck in fs::read_dir(dir.join("results/st/checkpoints")).unwrap() {
+        let f = fs::File::options().write(true).open(ck.unwrap().path()).unwrap();
+        f.set_modified(std::time::UNIX_EPOCH + std::time::Duration::from_secs(946_684_800)).unwrap();
+    }
+    let l = line(&status(), "plain-8-s0");
+    assert!(l.contains("last record") && (l.contains(" s ago") || l.contains(" min ago")), "{l}");
     fs::remove_dir_all(dir).unwrap();
 }
 
