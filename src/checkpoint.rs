@@ -135,8 +135,9 @@ pub struct Position {
     pub elapsed_s: f64,
     /// Training images per second through each net in the last epoch.
     pub images_per_s: f64,
-    /// When the checkpoint was written, if it says ([`GroupState::written`]).
-    pub written: Option<String>,
+    /// When the checkpoint was written: what it says ([`GroupState::written`]), else, for one
+    /// written before it said, the file's time.
+    pub written: Option<std::time::SystemTime>,
 }
 
 /// Reads a group checkpoint's state without loading its tensors: the safetensors header (JSON,
@@ -164,6 +165,9 @@ pub fn position(path: &Path) -> Result<Position> {
         iteration: g.iteration,
         elapsed_s: g.elapsed_s,
         images_per_s,
-        written: g.written,
+        written: g
+            .written
+            .and_then(|w| humantime::parse_rfc3339(&w).ok())
+            .or_else(|| std::fs::metadata(path).and_then(|m| m.modified()).ok()),
     })
 }

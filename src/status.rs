@@ -55,12 +55,7 @@ pub fn lines(cfg: &Config, runs: &[Run]) -> Vec<Line> {
             }
             let checkpoint = record::checkpoints_of(cfg, run).into_iter().next();
             let at = checkpoint.as_deref().and_then(|p| checkpoint::position(p).ok());
-            // When the checkpoint was written: what it says, else its file time (which a copy or
-            // a git checkout resets).
-            let written = at
-                .as_ref()
-                .and_then(|p| humantime::parse_rfc3339(p.written.as_deref()?).ok())
-                .or_else(|| checkpoint.as_deref().and_then(modified));
+            let written = at.as_ref().and_then(|p| p.written);
             let age = written.or_else(|| info.as_ref().and_then(|_| modified(&yaml))).map(age_s);
             let mut detail = String::new();
             if let Some(p) = &at {

@@ -189,7 +189,7 @@ fn train_group(cfg: &Config, todo: &[Run], s: &Sitting, progress: &Progress) -> 
     let checkpoint = record::checkpoint_path(cfg, todo);
     let resumed = checkpoint::position(&checkpoint)
         .ok()
-        .map(|at| record::Resumed::from_checkpoint(&checkpoint, at.iteration, at.written));
+        .map(|at| record::Resumed::from_checkpoint(at.iteration, at.written));
     let _threads = resumed.as_ref().and_then(|_| Threads::as_started(cfg, todo, progress));
     let env = record::Environment { threads: tch::get_num_threads(), ..s.env.clone() };
     let info = |run| record::RunInfo::sitting(run, cfg, s.identity, env.clone(), resumed.clone());

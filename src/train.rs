@@ -465,7 +465,10 @@ mod tests {
         assert_eq!((saved.epoch, saved.iteration, saved.members.len()), (1, 6, 2));
         let at = checkpoint::position(&ck).unwrap();
         assert_eq!((at.epoch, at.iteration, at.elapsed_s), (1, 6, saved.elapsed_s));
-        assert!(at.written.is_some() && at.written == saved.written);
+        assert!(
+            at.written.is_some()
+                && at.written == saved.written.map(|w| humantime::parse_rfc3339(&w).unwrap())
+        );
         assert!(at.images_per_s > 0.0);
         let resumed = train(&c, &split, &runs, Some(ck.clone()), None).unwrap();
         // Epoch 1 comes from the checkpoint, timing included: it was not trained again.

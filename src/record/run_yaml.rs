@@ -127,14 +127,10 @@ pub struct Resumed {
 }
 
 impl Resumed {
-    /// A resume from `checkpoint`, which holds the group after `iteration` iterations and says
-    /// when it was `written`; a checkpoint from before that was recorded falls back on the file's
-    /// time (right unless the file was copied or checked out since).
-    pub fn from_checkpoint(checkpoint: &Path, iteration: u64, written: Option<String>) -> Resumed {
-        let written = written.unwrap_or_else(|| {
-            let t = fs::metadata(checkpoint).and_then(|m| m.modified());
-            t.map_or_else(|_| now(), |t| humantime::format_rfc3339_seconds(t).to_string())
-        });
+    /// A resume from a checkpoint that holds the group after `iteration` iterations and was
+    /// `written` then (`checkpoint::Position`).
+    pub fn from_checkpoint(iteration: u64, written: Option<std::time::SystemTime>) -> Resumed {
+        let written = written.map_or_else(now, |t| humantime::format_rfc3339_seconds(t).to_string());
         Resumed { iteration, written }
     }
 }
