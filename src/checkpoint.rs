@@ -138,6 +138,8 @@ pub struct Position {
     /// When the checkpoint was written: what it says ([`GroupState::written`]), else, for one
     /// written before it said, the file's time.
     pub written: Option<std::time::SystemTime>,
+    /// Each member's run id and its epoch records so far.
+    pub curves: Vec<(String, Vec<EpochRecord>)>,
 }
 
 /// Reads a group checkpoint's state without loading its tensors: the safetensors header (JSON,
@@ -169,5 +171,6 @@ pub fn position(path: &Path) -> Result<Position> {
             .written
             .and_then(|w| humantime::parse_rfc3339(&w).ok())
             .or_else(|| std::fs::metadata(path).and_then(|m| m.modified()).ok()),
+        curves: g.members.into_iter().map(|m| (m.run_id, m.curves)).collect(),
     })
 }

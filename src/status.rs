@@ -7,7 +7,7 @@ use crate::checkpoint;
 use crate::claim::{self, Holder};
 use crate::config::Config;
 use crate::plan::{Run, duration};
-use crate::record::{self, RunInfo};
+use crate::record::{self, EpochRecord, RunInfo};
 use std::fmt::Write as _;
 use std::time::SystemTime;
 
@@ -38,6 +38,20 @@ fn sitting_pace(started: &str, from: u64, written: SystemTime, to: u64) -> Optio
     let started = humantime::parse_rfc3339(started).ok()?;
     let s = written.duration_since(started).ok()?.as_secs_f64();
     (to > from && s > 0.0).then(|| s / (to - from) as f64)
+}
+
+/// A run's latest errors, so that a long sweep can be followed without its report: the last
+/// epoch's training error and the last evaluation's test error (with its epoch when older).
+fn errors(curves: &[EpochRecord]) -> Option<String> {
+    let last = curves.last()?;
+    let mut s = format!("training error {:.2}%", 100.0 * last.train_error);
+    if let Some((epoch, e)) = curves.iter().rev().find_map(|r| r.test_error.map(|e| (r.epoch, e))) {
+        let _ = write!(s, ", test error {:.2}%", 100.0 * e);
+        if epoch != last.epoch {
+            let _ = write!(s, " (epoch {epoch})");
+        }
+    }
+    Some(s)
 }
 
 /// The status of every run of `runs`.
@@ -74,6 +88,10 @@ pub fn lines(cfg: &Config, runs: &[Run]) -> Vec<Line> {
                     p.iteration,
                     duration(left)
                 );
+                let mine = p.curves.iter().find(|(id, _)| *id == run.id);
+                if let Some(e) = mine.and_then(|(_, c)| errors(c)) {
+                    let _ = write!(detail, "; {e}");
+                }
             }
             if let Some(a) = age {
                 let _ = write!(detail, "{}last record {} ago", if detail.is_empty() { "" } else { "; " }, duration(a));
@@ -124,6 +142,29 @@ pub fn table(lines: &[Line]) -> String {
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    fn at(epoch: u64, train_error: f64, test_error: Option<f64>) -> EpochRecord {
+        EpochRecord {
+            epoch,
+            iteration: 10 * epoch,
+            lr: 0.1,
+            train_loss: 1.0,
+            train_error,
+            test_loss: test_error,
+            test_error,
+            elapsed_s: 0.0,
+            images_per_s: 1.0,
+        }
+    }
+
+    #[test]
+    fn errors_are_the_last_epochs_and_the_last_evaluations() {
+        assert_eq!(errors(&[]), None);
+        let curves = [at(1, 0.5, Some(0.55)), at(2, 0.4, None)];
+        assert_eq!(errors(&curves[..1]).unwrap(), "training error 50.00%, test error 55.00%");
+        assert_eq!(errors(&curves).unwrap(), "training error 40.00%, test error 55.00% (epoch 1)");
+        assert_eq!(errors(&[at(1, 0.25, None)]).unwrap(), "training error 25.00%");
+    }
 
     #[test]
     fn the_pace_is_the_sittings_wall_time_per_iteration() {

@@ -398,6 +398,12 @@ fn status_shows_a_live_sweep() {
     worker.wait().unwrap();
     let s = status();
     assert!(line(&s, "residual-8-A-s0").contains(" stalled ") && s.contains("else rerun the command"), "{s}");
+    // Each run's line carries its own latest training error, read from the group's checkpoint.
+    let ck = dir.join("results/st/checkpoints/plain-8-s0+residual-8-A-s0.safetensors");
+    for (id, curves) in resdeg::checkpoint::position(&ck).unwrap().curves {
+        let e = format!("training error {:.2}%", 100.0 * curves.last().unwrap().train_error);
+        assert!(line(&s, &id).contains(&e), "{id}: {e}\n{s}");
+    }
     // Copied or checked out elsewhere, the checkpoint's file time is new or old; its age is the
     // time it says it was written.
     for ck in fs::read_dir(dir.join("results/st/checkpoints")).unwrap() {
