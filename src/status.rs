@@ -1,5 +1,6 @@
 //! Where a sweep stands (`--status`), from its results folder alone: run.yaml says which runs have
-//! ended, the claim locks who is training what, the group checkpoints how far it got and how fast.
+//! ended (and their curves with what final errors), the claim locks who is training what, the
+//! group checkpoints how far it got, how fast and at what errors.
 //! It takes no lock and writes nothing, so it can run from a login node while workers or array
 //! tasks train, without ever getting in their way.
 
@@ -7,7 +8,7 @@ use crate::checkpoint;
 use crate::claim::{self, Holder};
 use crate::config::Config;
 use crate::plan::{Run, duration};
-use crate::record::{self, EpochRecord, RunInfo};
+use crate::record::{self, EpochRecord, Row, RunInfo};
 use std::fmt::Write as _;
 use std::time::SystemTime;
 
@@ -54,9 +55,21 @@ fn errors(curves: &[EpochRecord]) -> Option<String> {
     Some(s)
 }
 
+/// An ended run's final errors, from its recorded curve.
+fn final_errors(rows: &[Row]) -> Option<String> {
+    let last = rows.last()?;
+    let mut s = format!("final training error {:.2}%", 100.0 * last.train_error);
+    if let Some(e) = last.test_error {
+        let _ = write!(s, ", test error {:.2}%", 100.0 * e);
+    }
+    Some(s)
+}
+
 /// The status of every run of `runs`.
 pub fn lines(cfg: &Config, runs: &[Run]) -> Vec<Line> {
     let total = cfg.schedule.iterations;
+    // Unreadable records leave the errors out; the rest of the line stands.
+    let recorded = record::curves(cfg).unwrap_or_default();
     runs.iter()
         .map(|run| {
             let yaml = record::run_dir(cfg, run).join("run.yaml");
@@ -65,7 +78,12 @@ pub fn lines(cfg: &Config, runs: &[Run]) -> Vec<Line> {
                 let state = i.status.as_str();
                 let ended = i.ended.as_deref().unwrap_or("?");
                 let sittings = if i.sittings.len() > 1 { format!(", in {} sittings", i.sittings.len()) } else { String::new() };
-                return Line { run_id: run.id.clone(), state, detail: format!("ended {ended}{sittings}") };
+                let mut detail = format!("ended {ended}{sittings}");
+                let rows = recorded.iter().find(|c| c.run.id == run.id).map(|c| c.rows.as_slice());
+                if let Some(e) = rows.and_then(final_errors) {
+                    let _ = write!(detail, "; {e}");
+                }
+                return Line { run_id: run.id.clone(), state, detail };
             }
             let checkpoint = record::checkpoints_of(cfg, run).into_iter().next();
             let at = checkpoint.as_deref().and_then(|p| checkpoint::position(p).ok());
@@ -164,6 +182,11 @@ mod tests {
         assert_eq!(errors(&curves[..1]).unwrap(), "training error 50.00%, test error 55.00%");
         assert_eq!(errors(&curves).unwrap(), "training error 40.00%, test error 55.00% (epoch 1)");
         assert_eq!(errors(&[at(1, 0.25, None)]).unwrap(), "training error 25.00%");
+        let row = |train_error, test_error| Row { iteration: 1, train_error, test_error, elapsed_s: 1.0 };
+        assert_eq!(final_errors(&[]), None);
+        let rows = [row(0.5, Some(0.6)), row(0.0159, Some(0.1231))];
+        assert_eq!(final_errors(&rows).unwrap(), "final training error 1.59%, test error 12.31%");
+        assert_eq!(final_errors(&[row(0.5, None)]).unwrap(), "final training error 50.00%");
     }
 
     #[test]

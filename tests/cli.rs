@@ -462,6 +462,12 @@ fn run_records_name_their_data_and_every_sitting() {
     assert!(s[1].environment.host == resdeg::record::host() && !s[1].environment.cpu.is_empty());
     let status = resdeg(&[cfg.to_str().unwrap(), "--status"], None);
     assert!(text(&status.stdout).contains("in 2 sittings"), "{}", text(&status.stdout));
+    // An ended run's line gives its final errors, as its curves recorded them.
+    let df = resdeg::record::read_parquet(&dir.join("results/sit/plain-8-s0/curves.parquet")).unwrap();
+    let last = |c: &str| 100.0 * df.column(c).unwrap().f64().unwrap().get(df.height() - 1).unwrap();
+    let e =
+        format!("final training error {:.2}%, test error {:.2}%", last("train_error"), last("test_error"));
+    assert!(text(&status.stdout).contains(&e), "{e}\n{}", text(&status.stdout));
     let report = fs::read_to_string(dir.join("results/sit/REPORT.md")).unwrap();
     assert!(
         report.contains("plain-8-s0 in 2 sittings") && report.contains("Data: not confirmed"),
