@@ -1,6 +1,6 @@
 //! Where a sweep stands (`--status`), from its results folder alone: run.yaml says which runs have
 //! ended (and their curves with what final errors), the claim locks who is training what, the
-//! group checkpoints how far it got, how fast and at what errors.
+//! group checkpoints how far it got, how fast and at what errors, and so how long the rest takes.
 //! It takes no lock and writes nothing, so it can run from a login node while workers or array
 //! tasks train, without ever getting in their way.
 
@@ -20,7 +20,15 @@ pub struct Line {
     pub state: &'static str,
     /// Epoch k of K after the last checkpoint, its age, the time left and who trains the run.
     pub detail: String,
+    /// Seconds of training left to this run at the measured pace: its share, by multiply-adds, of
+    /// its group's time left; for a run not started, its iterations at the pace per multiply-add of
+    /// the newest checkpoint's group. None for an ended run, or when nothing has been measured.
+    pub left_s: Option<f64>,
 }
+
+/// When a group's checkpoint was written, and the seconds an iteration took it per multiply-add
+/// of its nets: what scales its pace to nets not started.
+type Pace = (SystemTime, f64);
 
 fn modified(path: &std::path::Path) -> Option<SystemTime> {
     std::fs::metadata(path).and_then(|m| m.modified()).ok()
@@ -70,7 +78,10 @@ pub fn lines(cfg: &Config, runs: &[Run]) -> Vec<Line> {
     let total = cfg.schedule.iterations;
     // Unreadable records leave the errors out; the rest of the line stands.
     let recorded = record::curves(cfg).unwrap_or_default();
-    runs.iter()
+    let flops = |id: &str| runs.iter().find(|r| r.id == id).map(Run::flops);
+    // Each line with its iterations left and its group's pace.
+    let lines: Vec<(Line, u64, Option<Pace>)> = runs
+        .iter()
         .map(|run| {
             let yaml = record::run_dir(cfg, run).join("run.yaml");
             let info = RunInfo::read(&yaml).ok();
@@ -83,13 +94,14 @@ pub fn lines(cfg: &Config, runs: &[Run]) -> Vec<Line> {
                 if let Some(e) = rows.and_then(final_errors) {
                     let _ = write!(detail, "; {e}");
                 }
-                return Line { run_id: run.id.clone(), state, detail };
+                return (Line { run_id: run.id.clone(), state, detail, left_s: None }, 0, None);
             }
             let checkpoint = record::checkpoints_of(cfg, run).into_iter().next();
             let at = checkpoint.as_deref().and_then(|p| checkpoint::position(p).ok());
             let written = at.as_ref().and_then(|p| p.written);
             let age = written.or_else(|| info.as_ref().and_then(|_| modified(&yaml))).map(age_s);
             let mut detail = String::new();
+            let (mut its_left, mut pace) = (total, None);
             if let Some(p) = &at {
                 let epochs = (total as f64 * p.epoch.max(1) as f64 / p.iteration.max(1) as f64).ceil();
                 let sitting = info.as_ref().and_then(|i| i.sittings.last());
@@ -97,7 +109,11 @@ pub fn lines(cfg: &Config, runs: &[Run]) -> Vec<Line> {
                     .zip(written)
                     .and_then(|(s, w)| sitting_pace(&s.started, s.from_iteration, w, p.iteration))
                     .unwrap_or(cfg.batch_size as f64 / p.images_per_s.max(1e-9));
-                let left = total.saturating_sub(p.iteration) as f64 * per_iteration;
+                its_left = total.saturating_sub(p.iteration);
+                let left = its_left as f64 * per_iteration;
+                let group: Option<u64> = p.curves.iter().map(|(id, _)| flops(id)).sum();
+                let group = group.unwrap_or(run.flops() * p.curves.len().max(1) as u64);
+                pace = written.map(|w| (w, per_iteration / group as f64));
                 let _ = write!(
                     detail,
                     "epoch {} of {}, iteration {}/{total}, about {} left",
@@ -134,7 +150,18 @@ pub fn lines(cfg: &Config, runs: &[Run]) -> Vec<Line> {
             if !who.is_empty() {
                 let _ = write!(detail, "{}{who}", if detail.is_empty() { "" } else { "; " });
             }
-            Line { run_id: run.id.clone(), state, detail }
+            (Line { run_id: run.id.clone(), state, detail, left_s: None }, its_left, pace)
+        })
+        .collect();
+    let newest = lines.iter().filter_map(|(_, _, p)| *p).max_by_key(|(written, _)| *written).map(|(_, r)| r);
+    lines
+        .into_iter()
+        .zip(runs)
+        .map(|((mut line, its_left, pace), run)| {
+            // At its own group's pace when it has one, else at the newest.
+            let rate = pace.map(|(_, r)| r).or(newest);
+            line.left_s = rate.map(|r| its_left as f64 * r * run.flops() as f64).filter(|_| its_left > 0);
+            line
         })
         .collect()
 }
@@ -152,7 +179,17 @@ pub fn table(lines: &[Line]) -> String {
         .filter(|(_, n)| *n > 0)
         .map(|(st, n)| format!("{n} {st}"))
         .collect();
-    let _ = writeln!(s, "{} runs: {}", lines.len(), counts.join(", "));
+    let _ = write!(s, "{} runs: {}", lines.len(), counts.join(", "));
+    let left: Vec<f64> = lines.iter().filter_map(|l| l.left_s).collect();
+    if !left.is_empty() {
+        let _ = write!(
+            s,
+            "; about {} of training left for one worker at the newest checkpoint's pace (runs not \
+             started scaled by multiply-adds)",
+            duration(left.iter().sum())
+        );
+    }
+    s.push('\n');
     s
 }
 
@@ -187,6 +224,24 @@ mod tests {
         let rows = [row(0.5, Some(0.6)), row(0.0159, Some(0.1231))];
         assert_eq!(final_errors(&rows).unwrap(), "final training error 1.59%, test error 12.31%");
         assert_eq!(final_errors(&[row(0.5, None)]).unwrap(), "final training error 50.00%");
+    }
+
+    #[test]
+    fn the_table_counts_states_and_sums_the_time_left() {
+        let line = |id: &str, state, left_s| Line { run_id: id.into(), state, detail: String::new(), left_s };
+        let lines = [
+            line("plain-20-s0", "finished", None),
+            line("plain-56-s0", "running", Some(3600.0)),
+            line("plain-110-s0", "pending", Some(1800.0)),
+        ];
+        let t = table(&lines);
+        let last = t.lines().last().unwrap();
+        assert!(
+            last.starts_with("3 runs: 1 finished, 1 running, 1 pending; about 1.5 h of training left"),
+            "{t}"
+        );
+        // Nothing measured yet: no time left to give.
+        assert_eq!(table(&lines[..1]).lines().last().unwrap(), "1 runs: 1 finished");
     }
 
     #[test]

@@ -404,6 +404,23 @@ fn status_shows_a_live_sweep() {
         let e = format!("training error {:.2}%", 100.0 * curves.last().unwrap().train_error);
         assert!(line(&s, &id).contains(&e), "{id}: {e}\n{s}");
     }
+    // The time left: the pair's at its own pace, split by multiply-adds; a run not started, all its
+    // iterations at that pace per multiply-add; their sum on the last line.
+    let config = resdeg::config::Config::load(&cfg).unwrap();
+    let runs = resdeg::plan::runs(&config);
+    let lines = resdeg::status::lines(&config, &runs);
+    let left = |id: &str| lines.iter().find(|l| l.run_id == id).and_then(|l| l.left_s).unwrap();
+    let run = |id: &str| runs.iter().find(|r| r.id == id).unwrap();
+    let its_left = 3000 - resdeg::checkpoint::position(&ck).unwrap().iteration;
+    let per_flop = |id: &str| left(id) / run(id).flops() as f64;
+    assert!((per_flop("plain-8-s0") / per_flop("residual-8-A-s0") - 1.0).abs() < 1e-12, "{lines:?}");
+    for id in ["plain-14-s0", "residual-14-A-s0"] {
+        let ratio = per_flop(id) / per_flop("plain-8-s0");
+        assert!((ratio - 3000.0 / its_left as f64).abs() < 1e-9, "{id}: {ratio}, {its_left} left\n{lines:?}");
+    }
+    let sum: f64 = lines.iter().filter_map(|l| l.left_s).sum();
+    let last = s.lines().last().unwrap();
+    assert!(last.contains(&format!("about {} of training left", resdeg::plan::duration(sum))), "{sum}: {s}");
     // Copied or checked out elsewhere, the checkpoint's file time is new or old; its age is the
     // time it says it was written.
     for ck in fs::read_dir(dir.join("results/st/checkpoints")).unwrap() {
