@@ -1,5 +1,5 @@
 //! Where a sweep stands (`--status`), from its results folder alone: run.yaml says which runs have
-//! ended (and their curves with what final errors), the claim locks who is training what, the
+//! ended (when, after how long, and their curves with what final errors), the claim locks who is training what, the
 //! group checkpoints how far it got, how fast and at what errors, and so how long the rest takes.
 //! It takes no lock and writes nothing, so it can run from a login node while workers or array
 //! tasks train, without ever getting in their way.
@@ -8,7 +8,7 @@ use crate::checkpoint;
 use crate::claim::{self, Holder};
 use crate::config::Config;
 use crate::plan::{Run, duration};
-use crate::record::{self, EpochRecord, Row, RunInfo};
+use crate::record::{self, EpochRecord, Row, RunInfo, Sitting};
 use std::fmt::Write as _;
 use std::time::SystemTime;
 
@@ -47,6 +47,17 @@ fn sitting_pace(started: &str, from: u64, written: SystemTime, to: u64) -> Optio
     let started = humantime::parse_rfc3339(started).ok()?;
     let s = written.duration_since(started).ok()?.as_secs_f64();
     (to > from && s > 0.0).then(|| s / (to - from) as f64)
+}
+
+/// How long a run's sittings took between them, from run.yaml: the wall time it trained (with
+/// its lockstep twin, evaluations included), pauses between sittings left out. None when a
+/// sitting's start or end is missing or unreadable, rather than a sum short of one.
+fn wall_s(sittings: &[Sitting]) -> Option<f64> {
+    let at = |t: &str| humantime::parse_rfc3339(t).ok();
+    sittings
+        .iter()
+        .map(|s| Some(at(s.ended.as_deref()?)?.duration_since(at(&s.started)?).ok()?.as_secs_f64()))
+        .sum()
 }
 
 /// A run's latest errors, so that a long sweep can be followed without its report: the last
@@ -88,8 +99,13 @@ pub fn lines(cfg: &Config, runs: &[Run]) -> Vec<Line> {
             if let Some(i) = info.as_ref().filter(|i| i.status.ended()) {
                 let state = i.status.as_str();
                 let ended = i.ended.as_deref().unwrap_or("?");
-                let sittings = if i.sittings.len() > 1 { format!(", in {} sittings", i.sittings.len()) } else { String::new() };
-                let mut detail = format!("ended {ended}{sittings}");
+                let mut detail = format!("ended {ended}");
+                if let Some(s) = wall_s(&i.sittings) {
+                    let _ = write!(detail, " after {} of wall time", duration(s));
+                }
+                if i.sittings.len() > 1 {
+                    let _ = write!(detail, " in {} sittings", i.sittings.len());
+                }
                 let rows = recorded.iter().find(|c| c.run.id == run.id).map(|c| c.rows.as_slice());
                 if let Some(e) = rows.and_then(final_errors) {
                     let _ = write!(detail, "; {e}");
@@ -242,6 +258,28 @@ mod tests {
         );
         // Nothing measured yet: no time left to give.
         assert_eq!(table(&lines[..1]).lines().last().unwrap(), "1 runs: 1 finished");
+    }
+
+    #[test]
+    fn the_wall_time_sums_the_sittings_and_leaves_the_pauses_out() {
+        let sitting = |started: &str, ended: Option<&str>| Sitting {
+            started: started.into(),
+            ended: ended.map(String::from),
+            from_iteration: 0,
+            to_iteration: None,
+            environment: crate::record::Environment::here("cpu"),
+        };
+        // paper_resnets_fp32's ResNet-20: 1 h 50 min in three sittings.
+        let three = [
+            sitting("2026-12-05T23:32:47Z", Some("2026-12-06T00:28:41Z")),
+            sitting("2026-12-06T00:40:01Z", Some("2026-12-06T00:52:30Z")),
+            sitting("2026-12-06T01:15:53Z", Some("2026-12-06T01:57:54Z")),
+        ];
+        assert_eq!(wall_s(&three), Some(6624.0));
+        assert_eq!(wall_s(&three[..1]), Some(3354.0));
+        let open = [three[0].clone(), sitting("2026-12-06T00:40:01Z", None)];
+        assert_eq!(wall_s(&open), None);
+        assert_eq!(wall_s(&[sitting("noon", Some("2026-12-06T00:28:41Z"))]), None);
     }
 
     #[test]

@@ -478,7 +478,8 @@ fn run_records_name_their_data_and_every_sitting() {
     assert!(ended >= s[0].started.as_str() && ended <= s[1].started.as_str(), "{s:?}");
     assert!(s[1].environment.host == resdeg::record::host() && !s[1].environment.cpu.is_empty());
     let status = resdeg(&[cfg.to_str().unwrap(), "--status"], None);
-    assert!(text(&status.stdout).contains("in 2 sittings"), "{}", text(&status.stdout));
+    // The wall time of its two sittings, the pause between them left out: seconds here.
+    assert!(text(&status.stdout).contains(" s of wall time in 2 sittings"), "{}", text(&status.stdout));
     // An ended run's line gives its final errors, as its curves recorded them.
     let df = resdeg::record::read_parquet(&dir.join("results/sit/plain-8-s0/curves.parquet")).unwrap();
     let last = |c: &str| 100.0 * df.column(c).unwrap().f64().unwrap().get(df.height() - 1).unwrap();
