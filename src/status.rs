@@ -1,6 +1,7 @@
 //! Where a sweep stands (`--status`), from its results folder alone: run.yaml says which runs have
-//! ended (when, after how long, and their curves with what final errors), the claim locks who is training what, the
-//! group checkpoints how far it got, how fast and at what errors, and so how long the rest takes.
+//! ended, when and after how long (and their curves with what final errors), the claim locks who
+//! is training what, the group checkpoints how far it got, how fast and at what errors, and so how
+//! long the rest takes.
 //! It takes no lock and writes nothing, so it can run from a login node while workers or array
 //! tasks train, without ever getting in their way.
 
