@@ -7,7 +7,7 @@
 //! what resumes running studies: a change here must still read the files written before.
 
 use crate::learner::Learner;
-use crate::measure::Gradients;
+use crate::measure::{Branches, Gradients};
 use crate::record::{EpochRecord, Status, WarmupEnd, write_atomic};
 use anyhow::{Context, Result, ensure};
 use serde::{Deserialize, Serialize};
@@ -25,6 +25,10 @@ pub struct MemberState {
     /// Absent from checkpoints written before gradient norms were recorded.
     #[serde(default)]
     pub gradients: Vec<Gradients>,
+    /// Absent from checkpoints of runs that do not record them, and from those written before
+    /// branch ratios were recorded (such a run goes on without).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub branches: Vec<Branches>,
 }
 
 /// Where the group stands after an epoch.

@@ -243,6 +243,7 @@ mod tests {
                 curves,
                 responses: None,
                 gradients: vec![],
+                branches: vec![],
                 warmup: None,
                 weights: None,
             };

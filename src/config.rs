@@ -93,6 +93,12 @@ pub struct Config {
     /// after the first step and at every evaluation (`measure::gradient_norms`).
     #[serde(default = "yes")]
     pub gradient_norms: bool,
+    /// Residual nets: record each block's ‖F(x)‖ / ‖x‖ on the first `explain.test_images`
+    /// evaluation images at initialisation and at every evaluation (`measure::branch_ratios`).
+    /// A run resumed from a checkpoint written without them goes on without, so that a record
+    /// never starts mid-run.
+    #[serde(default = "yes")]
+    pub branch_ratios: bool,
     /// auto | cpu | cuda | cuda:N; kept as written and parsed by [`Config::device`] once checked.
     #[serde(default = "default_device")]
     pub device: String,
@@ -523,7 +529,7 @@ mod tests {
         assert_eq!(c.augment, Augment { pad: 4, flip: true });
         assert_eq!(c.last_batch, LastBatch::Wrap);
         assert_eq!(c.device(), Device::Auto);
-        assert!(c.layer_responses && c.gradient_norms);
+        assert!(c.layer_responses && c.gradient_norms && c.branch_ratios);
         assert_eq!(c.data.validation, 0);
     }
 

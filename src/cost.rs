@@ -68,7 +68,13 @@ pub fn estimate_s(cfg: &Config, run: &Run, cost: &StepCost, train_images: u64, e
     // Gradient norms at the start, after step 1 and at every evaluation: about 1.2 steps each
     // (BENCHMARKS.md).
     let steps = its as f64 + if cfg.gradient_norms { 1.2 * (tests + 2) as f64 } else { 0.0 };
-    scale * (steps * cost.train_step_s + (evals * eval_images) as f64 * cost.eval_image_s)
+    // Branch ratios at the start and every evaluation: a forward pass of their images each.
+    let branch_images = if cfg.branch_ratios && run.arch == config::Arch::Residual {
+        (tests + 1) * eval_images.min(cfg.explain.test_images as u64)
+    } else {
+        0
+    };
+    scale * (steps * cost.train_step_s + (evals * eval_images + branch_images) as f64 * cost.eval_image_s)
 }
 
 /// What `--dry-run` prints: the sweep's runs, where they would train (`on`) and, with `device`, how long each
@@ -128,15 +134,19 @@ mod tests {
 
     /// 64,000 iterations of 391 a 50,000-image epoch (`wrap`: 390.625): 164 epochs, 164 test
     /// evaluations and the layer responses; gradient norms add 1.2 steps at each test and twice
+    /// at the start, branch ratios (residual nets) a pass over 1,000 images at each test and once
     /// at the start.
     #[test]
-    fn the_estimate_counts_steps_evaluations_and_gradient_norms() {
+    fn the_estimate_counts_steps_evaluations_gradient_norms_and_branch_ratios() {
         let mut cfg = Config::parse("depths: [20]\n", std::path::Path::new("t.yaml"), "t").unwrap();
         let run = Run::new(config::Arch::Residual, 20, config::Shortcut::A, 0);
         let cost = StepCost { train_step_s: 1.0, eval_image_s: 1e-3, flops: run.flops() };
         let with = estimate_s(&cfg, &run, &cost, 50_000, 10_000);
-        assert!((with - (64_000.0 + 1.2 * 166.0 + 165.0 * 10.0)).abs() < 1e-6, "{with}");
-        cfg.gradient_norms = false;
+        assert!((with - (64_000.0 + 1.2 * 166.0 + 165.0 * 10.0 + 165.0)).abs() < 1e-6, "{with}");
+        let plain = Run::new(config::Arch::Plain, 20, config::Shortcut::A, 0);
+        let plain_s = estimate_s(&cfg, &plain, &cost, 50_000, 10_000);
+        assert!((plain_s - (64_000.0 + 1.2 * 166.0 + 165.0 * 10.0)).abs() < 1e-6, "{plain_s}");
+        (cfg.gradient_norms, cfg.branch_ratios) = (false, false);
         let without = estimate_s(&cfg, &run, &cost, 50_000, 10_000);
         assert!((without - (64_000.0 + 165.0 * 10.0)).abs() < 1e-6, "{without}");
     }

@@ -2,7 +2,7 @@
 //! weights, training nothing. The loss around the weights ([`landscape`], Li et al. 2018), the
 //! test error with blocks deleted ([`lesions`], Veit et al. 2016), how alike the input gradients of
 //! nearby inputs are ([`shattered`], Balduzzi et al. 2017), and how large each residual branch is
-//! against its shortcut ([`branch_ratios`], the paper's own hypothesis of section 3.1). Every
+//! against its shortcut (`measure::branch_ratios`, the paper's own hypothesis of section 3.1). Every
 //! measurement runs in fp32 (fp64 in the tests), one net at a time; [`judge`] turns them into the
 //! words of REPORT.md by rules tested on constructed cases.
 
@@ -11,10 +11,10 @@ pub mod landscape;
 pub mod lesions;
 pub mod shattered;
 
-use crate::measure::{EVAL_BATCH, RunningStatsKept, Tally};
-use crate::model::{Net, Tap};
+use crate::measure::{EVAL_BATCH, Tally};
+use crate::model::Net;
 use serde::{Deserialize, Serialize};
-use tch::{Kind, Tensor, nn};
+use tch::Tensor;
 
 /// Everything measured of one net.
 #[derive(Debug, Clone, PartialEq)]
@@ -27,7 +27,7 @@ pub struct Explained {
     pub branches: Vec<Branch>,
 }
 
-/// One residual block's ‖F(x)‖ / ‖shortcut(x)‖ (see [`branch_ratios`]).
+/// One residual block's ‖F(x)‖ / ‖shortcut(x)‖ (see [`crate::measure::branch_ratios`]).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Branch {
     /// 0-based, in network order.
@@ -49,10 +49,6 @@ impl Batches {
         let xs = net.inputs(crate::data::normalize(images, mean));
         Batches { xs: xs.split(EVAL_BATCH, 0), ys: labels.split(EVAL_BATCH, 0) }
     }
-
-    fn len(&self) -> i64 {
-        self.ys.iter().map(|y| y.size()[0]).sum()
-    }
 }
 
 /// Mean cross-entropy and error of `net` in eval mode (BN running statistics) with the blocks in
@@ -67,36 +63,13 @@ pub fn score(net: &Net, b: &Batches, deleted: &[usize]) -> (f64, f64) {
     tally.mean()
 }
 
-/// Each residual block's ‖F(x)‖ / ‖shortcut(x)‖: the size of what the block adds against what it
-/// passes on, per image (all channels and pixels), averaged over the images. The paper's
-/// hypothesis is that the optimum lies near the identity, so that trained branches stay small.
-/// BN normalises with each batch's statistics, as the net computes while it trains: at
-/// initialisation the running statistics are not yet those of any input. The running statistics
-/// that the pass moves are put back, so the net is left as it was. Empty for a plain net.
-pub fn branch_ratios(vs: &nn::VarStore, net: &Net, b: &Batches) -> Vec<f64> {
-    let _guard = tch::no_grad_guard();
-    let _kept = RunningStatsKept::new(vs);
-    let mut sums: Vec<Tensor> = Vec::new();
-    for xs in &b.xs {
-        let mut ratios = Vec::new();
-        let _ = net.forward_probed(xs, true, Some(Tap::Branches(&mut ratios)), &[]);
-        let per_block = ratios.iter().map(|r| r.to_kind(Kind::Double).sum(Kind::Double));
-        if sums.is_empty() {
-            sums = per_block.collect();
-        } else {
-            sums.iter_mut().zip(per_block).for_each(|(s, r)| *s += r);
-        }
-    }
-    sums.iter().map(|s| s.double_value(&[]) / b.len() as f64).collect()
-}
-
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
     use crate::config::{Arch, Config, Shortcut};
     use crate::learner::Learner;
     use crate::plan::Run;
-    use tch::Device;
+    use tch::{Device, Kind};
 
     /// A trained-looking depth-8 net in fp64 (its BN statistics moved off their init by a few
     /// training-mode passes) and 64 random images with labels.
@@ -135,7 +108,7 @@ pub(crate) mod tests {
         let b = Batches::new(&l.net, &images, &labels, &mean);
         let before: Vec<(String, Tensor)> =
             l.vs.variables().into_iter().map(|(n, t)| (n, t.copy())).collect();
-        let ratios = branch_ratios(&l.vs, &l.net, &b);
+        let ratios = crate::measure::branch_ratios(&l.vs, &l.net, &b.xs);
         assert_eq!(ratios.len(), 3);
         for (name, t) in l.vs.variables() {
             assert!(t.equal(&before.iter().find(|b| b.0 == name).unwrap().1), "{name} changed");
@@ -160,6 +133,6 @@ pub(crate) mod tests {
         let want = (per_image(&f) / per_image(&x)).mean(Kind::Double).double_value(&[]);
         assert!((ratios[0] - want).abs() < 1e-12, "{} vs {want}", ratios[0]);
         let (p, ..) = net_and_images(Arch::Plain, Shortcut::A);
-        assert!(branch_ratios(&p.vs, &p.net, &b).is_empty());
+        assert!(crate::measure::branch_ratios(&p.vs, &p.net, &b.xs).is_empty());
     }
 }

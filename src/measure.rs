@@ -1,13 +1,14 @@
 //! What is read off a net without training it: test loss and error (eval mode), the spread of
 //! every 3x3 layer's response (the paper's Fig. 7) and the loss gradient at every 3x3 layer (the
-//! backward side of the paper's "healthy norms" argument). Nothing here changes a weight, a BN
-//! statistic, a gradient the optimizer will use or a random stream.
+//! backward side of the paper's "healthy norms" argument), and how large each residual branch is
+//! against its shortcut (the paper's hypothesis). Nothing here changes a weight, a BN statistic, a
+//! gradient the optimizer will use or a random stream.
 
 use crate::data::normalize;
 use crate::learner::Learner;
-use crate::model::{self, Responses, Tap};
+use crate::model::{self, Net, Responses, Tap};
 use serde::{Deserialize, Serialize};
-use tch::{Kind, Reduction, Tensor};
+use tch::{Kind, Reduction, Tensor, nn};
 
 /// The BN running statistics of a net, put back when this is dropped: a measurement that runs the
 /// net in train mode (batch statistics) moves them, and must leave the net as it found it.
@@ -159,6 +160,51 @@ pub fn probe_batch(l: &Learner, split: &crate::data::Split, batch: i64) -> (Tens
     let n = batch.min(split.train_images.size()[0]);
     let xs = l.net.inputs(normalize(&split.train_images.narrow(0, 0, n), &split.mean));
     (xs, split.train_labels.narrow(0, 0, n))
+}
+
+/// Each residual block's ‖F(x)‖ / ‖shortcut(x)‖ on the batches `xs` (in the net's layout): the
+/// size of what the block adds against what it passes on, per image (all channels and pixels),
+/// averaged over the images. The paper's hypothesis is that the optimum lies near the identity, so
+/// that trained branches stay small. BN normalises with each batch's statistics, as the net
+/// computes while it trains: at initialisation the running statistics are not yet those of any
+/// input, so the result depends on how the images are cut into batches. The running statistics
+/// that the pass moves are put back, so the net is left as it was. Empty for a plain net.
+pub fn branch_ratios(vs: &nn::VarStore, net: &Net, xs: &[Tensor]) -> Vec<f64> {
+    let _guard = tch::no_grad_guard();
+    let _kept = RunningStatsKept::new(vs);
+    let mut sums: Vec<Tensor> = Vec::new();
+    let mut images = 0;
+    for xs in xs {
+        let mut ratios = Vec::new();
+        let _ = net.forward_probed(xs, true, Some(Tap::Branches(&mut ratios)), &[]);
+        let per_block = ratios.iter().map(|r| r.to_kind(Kind::Double).sum(Kind::Double));
+        if sums.is_empty() {
+            sums = per_block.collect();
+        } else {
+            sums.iter_mut().zip(per_block).for_each(|(s, r)| *s += r);
+        }
+        images += xs.size()[0];
+    }
+    sums.iter().map(|s| s.double_value(&[]) / images as f64).collect()
+}
+
+/// Every residual block's [`branch_ratios`] at one point of training, network order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Branches {
+    /// 0 at initialisation; else the epoch just ended.
+    pub epoch: u64,
+    /// Steps taken before the measurement.
+    pub iteration: u64,
+    pub ratios: Vec<f64>,
+}
+
+/// The images [`branch_ratios`] are measured on through a run: the first `n` evaluation images in
+/// the net's layout, cut into evaluation batches as `--explain` cuts them, so that its
+/// measurement of the final weights is the record's last point.
+pub fn branch_batches(l: &Learner, split: &crate::data::Split, n: usize) -> Vec<Tensor> {
+    let n = (n as i64).min(split.eval_images.size()[0]);
+    let xs = l.net.inputs(normalize(&split.eval_images.narrow(0, 0, n), &split.mean));
+    xs.split(EVAL_BATCH, 0)
 }
 
 #[cfg(test)]

@@ -1,13 +1,13 @@
 //! What a run leaves on disk, in `results/<experiment>/<run_id>/`: `curves.parquet` (a row per
 //! epoch), `layer_responses.parquet` (a row per 3x3 layer), `gradient_norms.parquet` (a row per
-//! point of training and 3x3 layer) and `run.yaml` (the resolved config,
-//! the environment and the status). `results/<experiment>/curves.parquet` gathers every run's
+//! point of training and 3x3 layer), `branch_ratios.parquet` (residual nets: a row per point of
+//! training and block) and `run.yaml` (the resolved config, the environment and the status). `results/<experiment>/curves.parquet` gathers every run's
 //! curves. Every file appears atomically (temporary file, then rename). Only this module knows
 //! Parquet.
 
 use crate::config::Config;
 use crate::data::DataIdentity;
-use crate::measure::{Gradients, LayerGradient};
+use crate::measure::{Branches, Gradients, LayerGradient};
 use crate::model;
 use crate::plan::Run;
 use anyhow::{Context, Result};
@@ -92,6 +92,8 @@ pub struct Outcome {
     pub responses: Option<Vec<model::LayerStd>>,
     /// The loss gradient at every 3x3 layer at each point measured (empty when not recorded).
     pub gradients: Vec<Gradients>,
+    /// Each residual block's branch ratio at each point measured (empty when not recorded).
+    pub branches: Vec<Branches>,
     /// None for nets that do not warm up, or whose warm-up has not ended.
     pub warmup: Option<WarmupEnd>,
     /// The final weights as PyTorch names them (`model::state_dict`), for a finished run.
@@ -274,11 +276,7 @@ pub fn gradients(cfg: &Config, run: &Run) -> Result<Option<Vec<Gradients>>> {
         return Ok(None);
     }
     let df = read_parquet(&path)?;
-    let int = |name: &str| -> Result<Vec<u64>> {
-        let c = df.column(name)?.cast(&DataType::UInt64)?;
-        let c = c.u64()?;
-        Ok((0..c.len()).map(|i| c.get(i).unwrap_or(0)).collect())
-    };
+    let int = |name: &str| u64_column(&df, name);
     let float = |name: &str| -> Result<Vec<f64>> {
         let c = df.column(name)?.f64()?;
         Ok((0..c.len()).map(|i| c.get(i).unwrap_or(f64::NAN)).collect())
@@ -294,6 +292,51 @@ pub fn gradients(cfg: &Config, run: &Run) -> Result<Option<Vec<Gradients>>> {
         points.last_mut().expect("pushed above").layers.push(layer);
     }
     Ok(Some(points))
+}
+
+/// A run's branch ratios with the columns of `branch_ratios.parquet`: a row per point of training
+/// and residual block.
+pub fn branches_frame(run: &Run, points: &[Branches]) -> Result<DataFrame> {
+    let rows: Vec<(&Branches, usize, f64)> =
+        points.iter().flat_map(|p| p.ratios.iter().enumerate().map(move |(k, r)| (p, k, *r))).collect();
+    let n = rows.len();
+    let per_stage = model::blocks_per_stage(run.depth) as usize;
+    Ok(df!(
+        "run_id" => vec![run.id.as_str(); n],
+        "depth" => vec![run.depth; n],
+        "seed" => vec![run.seed; n],
+        "epoch" => rows.iter().map(|r| r.0.epoch).collect::<Vec<u64>>(),
+        "iteration" => rows.iter().map(|r| r.0.iteration).collect::<Vec<u64>>(),
+        "block" => rows.iter().map(|r| r.1 as u32 + 1).collect::<Vec<u32>>(),
+        "stage" => rows.iter().map(|r| (r.1 / per_stage) as u32 + 1).collect::<Vec<u32>>(),
+        "ratio" => rows.iter().map(|r| r.2).collect::<Vec<f64>>(),
+    )?)
+}
+
+/// A recorded run's branch ratios, point by point in order; None when it has none.
+pub fn branches(cfg: &Config, run: &Run) -> Result<Option<Vec<Branches>>> {
+    let path = run_dir(cfg, run).join("branch_ratios.parquet");
+    if !path.is_file() {
+        return Ok(None);
+    }
+    let df = read_parquet(&path)?;
+    let (epochs, iterations) = (u64_column(&df, "epoch")?, u64_column(&df, "iteration")?);
+    let ratio = df.column("ratio")?.f64()?;
+    let mut points: Vec<Branches> = Vec::new();
+    for i in 0..df.height() {
+        if points.last().is_none_or(|p| p.iteration != iterations[i]) {
+            points.push(Branches { epoch: epochs[i], iteration: iterations[i], ratios: vec![] });
+        }
+        points.last_mut().expect("pushed above").ratios.push(ratio.get(i).unwrap_or(f64::NAN));
+    }
+    Ok(Some(points))
+}
+
+/// An integer column as u64 (missing values 0).
+fn u64_column(df: &DataFrame, name: &str) -> Result<Vec<u64>> {
+    let c = df.column(name)?.cast(&DataType::UInt64)?;
+    let c = c.u64()?;
+    Ok((0..c.len()).map(|i| c.get(i).unwrap_or(0)).collect())
 }
 
 /// Writes a text file atomically.
@@ -353,6 +396,9 @@ pub fn write_outcome(cfg: &Config, o: &Outcome, mut info: RunInfo) -> Result<()>
     }
     if !o.gradients.is_empty() {
         write_parquet(&dir.join("gradient_norms.parquet"), gradients_frame(&o.run, &o.gradients)?)?;
+    }
+    if !o.branches.is_empty() {
+        write_parquet(&dir.join("branch_ratios.parquet"), branches_frame(&o.run, &o.branches)?)?;
     }
     if let Some(w) = &o.weights {
         let iterations = o.curves.last().map_or(0, |r| r.iteration);

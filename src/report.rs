@@ -497,6 +497,7 @@ mod tests {
                         .map(|k| model::LayerStd { std: 1.0 / (k + 1) as f64, channel_std: 0.5 })
                         .collect()
                 }),
+                branches: vec![],
                 run,
                 warmup: None,
                 weights: None,

@@ -6,10 +6,14 @@
 //! Longer than ~500 lines only with its unit tests, kept below the code they test.
 
 use crate::checkpoint::{self, GroupState, MemberState};
+use crate::config::Arch;
 use crate::config::{self, Config};
 use crate::data::{Augmentation, EpochDraw, Segment, Split, epoch_batches, normalize};
 use crate::learner::Learner;
-use crate::measure::{Gradients, evaluate, gradient_norms, layer_responses, probe_batch};
+use crate::measure::{
+    Branches, Gradients, branch_batches, branch_ratios, evaluate, gradient_norms, layer_responses,
+    probe_batch,
+};
 use crate::model;
 use crate::plan::Run;
 use crate::progress::Progress;
@@ -40,6 +44,8 @@ struct Member {
     run: Run,
     learner: Learner,
     state: MemberState,
+    /// Whether its branch ratios are recorded (see `Config::branch_ratios`).
+    branches: bool,
     loss_sum: Tensor,
     wrong: Tensor,
 }
@@ -108,8 +114,10 @@ pub fn train_lockstep(
             window: vec![],
             curves: vec![],
             gradients: vec![],
+            branches: vec![],
         };
-        members.push(Member { run: run.clone(), learner, state, loss_sum: zero(), wrong: zero() });
+        let (loss_sum, wrong) = (zero(), zero());
+        members.push(Member { run: run.clone(), learner, state, branches: false, loss_sum, wrong });
     }
     let (mut epoch, mut iteration, mut elapsed) = (0u64, 0u64, 0.0f64);
     let mut warming = warms_up(&cfg.schedule, runs[0].depth);
@@ -134,8 +142,19 @@ pub fn train_lockstep(
     // Gradient norms: one fixed batch, measured at the start, after the first step and at every
     // evaluation.
     let probe = cfg.gradient_norms.then(|| probe_batch(&members[0].learner, split, batch));
+    // Branch ratios: residual members, on fixed evaluation images, from the start or not at all.
+    let branch_xs =
+        cfg.branch_ratios.then(|| branch_batches(&members[0].learner, split, cfg.explain.test_images));
+    for m in &mut members {
+        m.branches = branch_xs.is_some()
+            && m.run.arch == Arch::Residual
+            && (iteration == 0 || !m.state.branches.is_empty());
+    }
     if iteration == 0 {
         probe_gradients(&mut members, probe.as_ref(), 0, 0);
+        for m in members.iter_mut().filter(|m| m.branches) {
+            probe_branches(m, branch_xs.as_deref(), 0, 0);
+        }
     }
     // Each epoch's order, crops and flips; `wrap` batches reach into the next epoch's too.
     let mut draws: Vec<(u64, EpochDraw)> = Vec::new();
@@ -235,6 +254,9 @@ pub fn train_lockstep(
                     let layers = gradient_norms(&m.learner, xs, ys);
                     m.state.gradients.push(Gradients { epoch, iteration, layers });
                 }
+                if m.branches {
+                    probe_branches(m, branch_xs.as_deref(), epoch, iteration);
+                }
                 (Some(l), Some(e))
             } else {
                 (None, None)
@@ -298,6 +320,7 @@ pub fn train_lockstep(
             curves: m.state.curves,
             responses,
             gradients: m.state.gradients,
+            branches: m.state.branches,
             warmup: warmup_end.clone(),
             weights,
         });
@@ -312,6 +335,13 @@ fn probe_gradients(members: &mut [Member], probe: Option<&(Tensor, Tensor)>, epo
         let layers = gradient_norms(&m.learner, xs, ys);
         m.state.gradients.push(Gradients { epoch, iteration, layers });
     }
+}
+
+/// A member's branch ratios on the batches `xs`, recorded at this point.
+fn probe_branches(m: &mut Member, xs: Option<&[Tensor]>, epoch: u64, iteration: u64) {
+    let Some(xs) = xs else { return };
+    let ratios = branch_ratios(&m.learner.vs, &m.learner.net, xs);
+    m.state.branches.push(Branches { epoch, iteration, ratios });
 }
 
 /// One part (order, crops or flips) of a batch's draws: its segments of the epochs' draws, joined.
@@ -483,35 +513,50 @@ mod tests {
         std::fs::remove_dir_all(dir).unwrap();
     }
 
-    /// Measuring gradient norms changes nothing training does: the curves, the layer responses
-    /// and every tensor of the checkpoint (weights, BN statistics, momentum) stay bit for bit;
-    /// they are measured at the start, after the first step and at every evaluation, and a
-    /// resumed run carries the points measured before.
-    #[test]
-    fn gradient_norms_leave_training_untouched() {
-        let (mut c, split, runs, dir) = tiny();
+    /// Trains `runs` with a measurement off and then on (`set`): whole, and stopped after epoch 2
+    /// and resumed. Asserts that measuring changes nothing training does: the curves, the layer
+    /// responses and every tensor of the checkpoint (weights, BN statistics, momentum) stay bit
+    /// for bit. Returns the whole runs without it, with it, and resumed with it.
+    fn off_and_on(
+        c: &mut Config,
+        split: &Split,
+        runs: &[Run],
+        dir: &Path,
+        set: fn(&mut Config, bool),
+    ) -> [Vec<Outcome>; 3] {
         let mut tensors = Vec::new();
         let mut outcomes = Vec::new();
         for on in [false, true] {
-            c.gradient_norms = on;
+            set(c, on);
             let ck = dir.join(format!("ck-{on}.safetensors"));
-            assert!(train(&c, &split, &runs, Some(ck.clone()), Some(2)).is_none());
+            assert!(train(c, split, runs, Some(ck.clone()), Some(2)).is_none());
             tensors.push(checkpoint::load(&ck).unwrap().1);
             outcomes.push((
-                train(&c, &split, &runs, None, None).unwrap(),
-                train(&c, &split, &runs, Some(ck), None).unwrap(),
+                train(c, split, runs, None, None).unwrap(),
+                train(c, split, runs, Some(ck), None).unwrap(),
             ));
         }
         let (off, on) = (&tensors[0], &tensors[1]);
         assert_eq!(off.len(), on.len());
         for (name, a) in off.iter().filter(|t| t.0 != "state") {
             let b = &on.iter().find(|t| t.0 == *name).unwrap().1;
-            assert!(a.equal(b), "{name} differs with gradient norms measured");
+            assert!(a.equal(b), "{name} differs with the measurement");
         }
-        let ((off, _), (whole, resumed)) = (&outcomes[0], &outcomes[1]);
-        for ((a, b), r) in off.iter().zip(whole).zip(resumed) {
+        let [(off, _), (whole, resumed)] = <[_; 2]>::try_from(outcomes).unwrap();
+        for (a, b) in off.iter().zip(&whole) {
             assert_eq!(without_timing(&a.curves), without_timing(&b.curves), "{}", a.run.id);
             assert_eq!(a.responses, b.responses);
+        }
+        [off, whole, resumed]
+    }
+
+    /// Gradient norms are measured at the start, after the first step and at every evaluation,
+    /// changing nothing; a resumed run carries the points measured before.
+    #[test]
+    fn gradient_norms_leave_training_untouched() {
+        let (mut c, split, runs, dir) = tiny();
+        let [off, whole, resumed] = off_and_on(&mut c, &split, &runs, &dir, |c, on| c.gradient_norms = on);
+        for ((a, b), r) in off.iter().zip(&whole).zip(&resumed) {
             assert!(a.gradients.is_empty());
             // 6 batches an epoch, evaluated after epochs 2 and 3 (iterations 12 and 15).
             let points: Vec<(u64, u64)> = b.gradients.iter().map(|g| (g.epoch, g.iteration)).collect();
@@ -519,6 +564,32 @@ mod tests {
             assert!(b.gradients.iter().all(|g| g.layers.len() == 7));
             assert_eq!(b.gradients, r.gradients, "resumed after epoch 2: {}", b.run.id);
         }
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    /// The residual twin's branch ratios are measured at the start and at every evaluation,
+    /// changing nothing; a resumed run carries those before, and a run resumed from a checkpoint
+    /// written without them goes on without.
+    #[test]
+    fn branch_ratios_leave_training_untouched_and_start_with_the_run() {
+        let (mut c, split, runs, dir) = tiny();
+        c.gradient_norms = false;
+        let [off, whole, resumed] = off_and_on(&mut c, &split, &runs, &dir, |c, on| c.branch_ratios = on);
+        for ((a, b), r) in off.iter().zip(&whole).zip(&resumed) {
+            assert!(a.branches.is_empty());
+            assert_eq!(b.branches, r.branches, "resumed after epoch 2: {}", b.run.id);
+            if b.run.arch == Arch::Plain {
+                assert!(b.branches.is_empty());
+                continue;
+            }
+            let points: Vec<(u64, u64)> = b.branches.iter().map(|p| (p.epoch, p.iteration)).collect();
+            assert_eq!(points, [(0, 0), (2, 12), (3, 15)]);
+            assert!(b.branches.iter().all(|p| p.ratios.len() == 3 && p.ratios.iter().all(|r| *r > 0.0)));
+            assert_ne!(b.branches[0].ratios, b.branches[2].ratios, "training moves the branches");
+        }
+        c.branch_ratios = true;
+        let older = train(&c, &split, &runs, Some(dir.join("ck-false.safetensors")), None).unwrap();
+        assert!(older.iter().all(|o| o.branches.is_empty()), "a record that would start mid-run");
         std::fs::remove_dir_all(dir).unwrap();
     }
 

@@ -169,13 +169,26 @@ fn a_sweep_explains_its_finished_runs() {
         runs.join("residual-8-A-s0/branches.parquet").is_file()
             && !runs.join("plain-8-s0/branches.parquet").exists()
     );
+    // Training recorded the residual net's branch ratios on the same images and batches: its
+    // first point is explain's initialisation, bit for bit, and its last explain's end.
+    assert!(!runs.join("plain-8-s0/branch_ratios.parquet").exists());
+    let column = |file: &str, name: &str| -> Vec<f64> {
+        let df = resdeg::record::read_parquet(&runs.join("residual-8-A-s0").join(file)).unwrap();
+        df.column(name).unwrap().f64().unwrap().into_no_null_iter().collect()
+    };
+    let (ratio, explained) = (column("branch_ratios.parquet", "ratio"), column("branches.parquet", "init"));
+    let blocks = explained.len();
+    assert_eq!(ratio.len(), 4 * blocks, "at the start and after each of the 3 epochs");
+    assert_eq!(ratio[..blocks], explained[..]);
+    assert_eq!(ratio[3 * blocks..], column("branches.parquet", "end")[..]);
     let surface = resdeg::record::read_parquet(&runs.join("plain-8-s0/landscape_2d.parquet")).unwrap();
     assert_eq!(surface.height(), 25);
     let report = fs::read_to_string(runs.join("REPORT.md")).unwrap();
     assert!(report.contains("## Why residual nets are easier to optimise"), "{report}");
     assert!(
         report.contains("- Landscape: ResNet-8 (seed 0) lies in")
-            && report.contains("- Lesions: deleting one middle block"),
+            && report.contains("- Lesions: deleting one middle block")
+            && report.contains("at initialisation; recorded through training, largest "),
         "{report}"
     );
     for png in [

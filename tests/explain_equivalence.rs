@@ -9,7 +9,7 @@
 mod common;
 
 use common::{config_in, resdeg, text, tmp};
-use resdeg::explain::{self, Batches, landscape, lesions, shattered};
+use resdeg::explain::{Batches, landscape, lesions, shattered};
 use std::process::Command;
 use tch::{Device, Kind, Tensor};
 
@@ -43,7 +43,7 @@ fn measured(
     let choices = lesions::choices(&deletable, 2, 0);
     let les = lesions::lesions(&l.net, &test, &choices);
     let corr = shattered::shattered(&l.net, &test_x, &test_y, &mean, LINES, POINTS);
-    let branches = explain::branch_ratios(&l.vs, &l.net, &test);
+    let branches = resdeg::measure::branch_ratios(&l.vs, &l.net, &test.xs);
     let f = |v: Vec<f64>| Tensor::from_slice(&v);
     let mut out: Vec<(String, Tensor)> = raw.into_iter().map(|(n, t)| (format!("raw.{n}"), t)).collect();
     out.extend([

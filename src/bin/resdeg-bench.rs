@@ -121,6 +121,29 @@ fn time(device: Device, warmup: usize, repeats: usize, mut f: impl FnMut()) -> V
         .collect()
 }
 
+/// A measurement's cost in training steps: `a.steps` of it (`measure`) timed in turn with
+/// `a.steps` training steps, `a.repeats` times, so that drift in the machine's load hits both alike.
+fn in_turn(
+    a: &Args,
+    device: Device,
+    l: &mut Learner,
+    xs: &Tensor,
+    ys: &Tensor,
+    measure: impl Fn(&Learner),
+) -> Vec<f64> {
+    (0..a.repeats)
+        .map(|_| {
+            let steps = time(device, 0, 1, || {
+                for _ in 0..a.steps {
+                    let _ = l.step(xs, ys, 0.1);
+                }
+            });
+            let probes = time(device, 0, 1, || measure(l));
+            probes[0] / steps[0]
+        })
+        .collect()
+}
+
 fn bench_depth(a: &Args, depth: u32, device: Device, data: Option<&Cifar10>) -> Result<()> {
     let b = a.batch as i64;
     let per_step = |t: &[f64], nets: f64| -> Vec<f64> {
@@ -147,21 +170,24 @@ fn bench_depth(a: &Args, depth: u32, device: Device, data: Option<&Cifar10>) -> 
 
     // The gradient-norm measurement (one more forward and backward on a batch, no step), timed
     // in turn with training steps so that drift hits both alike: its cost in training steps.
-    let mut ratios = Vec::new();
-    for _ in 0..a.repeats {
-        let steps = time(device, 0, 1, || {
-            for _ in 0..a.steps {
-                let _ = learner.step(&xs, &ys, 0.1);
-            }
-        });
-        let probes = time(device, 0, 1, || {
-            for _ in 0..a.steps {
-                let _ = measure::gradient_norms(&learner, &xs, &ys);
-            }
-        });
-        ratios.push(probes[0] / steps[0]);
-    }
+    let ratios = in_turn(a, device, &mut learner, &xs, &ys, |l| {
+        for _ in 0..a.steps {
+            let _ = measure::gradient_norms(l, &xs, &ys);
+        }
+    });
     print(depth, "gradient_norms_per_step", &ratios, "");
+
+    // The branch-ratio measurement (a train-mode forward pass of 1,000 images in batches of
+    // 500, the running statistics put back), in turn with steps: its cost in training steps.
+    let images = Tensor::randn([1000, 3, 32, 32], (Kind::Float, device));
+    let images = if learner.net.is_channels_last() { model::channels_last(&images) } else { images };
+    let branch_xs = images.split(measure::EVAL_BATCH, 0);
+    let ratios = in_turn(a, device, &mut learner, &xs, &ys, |l| {
+        for _ in 0..a.steps {
+            let _ = measure::branch_ratios(&l.vs, &l.net, &branch_xs);
+        }
+    });
+    print(depth, "branch_ratios_per_step", &ratios, "");
 
     if a.pair {
         let pair_cfg = config(a, "plain, residual", depth, 1)?;

@@ -55,6 +55,7 @@ impl Config {
             seeds: _,
             layer_responses: _,
             gradient_norms: _,
+            branch_ratios: _,
             explain: _,
             // The machine.
             device: _,
@@ -81,6 +82,7 @@ impl Config {
             eval_every,
             layer_responses: false,
             gradient_norms: false,
+            branch_ratios: false,
             device: String::new(),
             devices: vec![],
             threads: None,
@@ -161,7 +163,7 @@ mod tests {
         let mut b = a.clone();
         b.seeds = vec![0, 1, 2];
         b.threads = Some(1);
-        b.gradient_norms = false;
+        (b.gradient_norms, b.branch_ratios) = (false, false);
         assert!(a.same_experiment(&b));
         (b.device, b.results_dir, b.data.dir) = ("cuda:1".into(), "elsewhere".into(), "/data".into());
         assert!(a.same_experiment(&b));

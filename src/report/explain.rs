@@ -7,6 +7,7 @@ use crate::config::Arch;
 use crate::explain::Explained;
 use crate::explain::judge::{self, CHANCE, CONVEX_SHARE};
 use crate::gradients::NetGradients;
+use crate::measure::Branches;
 use crate::plan::Run;
 use crate::plot::explain::{ContourMap, Corner, Line, Panel, contour_figure, lines_figure};
 use std::collections::BTreeMap;
@@ -16,6 +17,8 @@ use std::path::Path;
 pub struct Net {
     pub run: Run,
     pub e: Explained,
+    /// Its branch ratios recorded through training (`branch_ratios.parquet`), when it has them.
+    pub over_training: Vec<Branches>,
 }
 
 /// Every run of the sweep that has explain records.
@@ -23,7 +26,8 @@ pub fn nets(cfg: &crate::config::Config, curves: &[crate::record::RunCurve]) -> 
     let mut out = Vec::new();
     for c in curves {
         if let Some((e, _)) = crate::record::explain::read(cfg, &c.run)? {
-            out.push(Net { run: c.run.clone(), e });
+            let over_training = crate::record::branches(cfg, &c.run)?.unwrap_or_default();
+            out.push(Net { run: c.run.clone(), e, over_training });
         }
     }
     Ok(out)
@@ -41,6 +45,9 @@ struct Reading {
     most_deleted: Option<(usize, f64)>,
     length: Option<f64>,
     branches: Option<(f64, f64)>,
+    /// The largest median branch ratio recorded through training, after which iteration, and
+    /// the last iteration recorded.
+    peak: Option<(f64, u64, u64)>,
 }
 
 fn read(n: &Net) -> Reading {
@@ -60,7 +67,17 @@ fn read(n: &Net) -> Reading {
         most_deleted: judge::error_by_k(&e.lesions).last().copied(),
         length: judge::correlation_length(&e.shattered),
         branches,
+        peak: medians(&n.over_training)
+            .into_iter()
+            .max_by(|a, b| a.0.total_cmp(&b.0))
+            .zip(n.over_training.last())
+            .map(|((m, it), last)| (m, it, last.iteration)),
     }
+}
+
+/// The median over blocks of each recorded point of training, with its iteration.
+fn medians(points: &[Branches]) -> Vec<(f64, u64)> {
+    points.iter().map(|p| (judge::median(&p.ratios), p.iteration)).collect()
 }
 
 fn name(run: &Run) -> String {
@@ -154,8 +171,16 @@ pub fn section(nets: &[Net], grads: &[NetGradients]) -> (String, Vec<String>) {
         if let Some((a, b)) = r.branches {
             let small =
                 if b < 1.0 { "smaller than their shortcuts" } else { "not smaller than their shortcuts" };
+            let path = match r.peak {
+                None => String::new(),
+                Some((_, it, last)) if it == last => "; recorded through training, largest at the end".into(),
+                Some((m, 0, _)) => format!("; recorded through training, largest at initialisation ({m:.2})"),
+                Some((m, it, _)) => {
+                    format!("; recorded through training, largest after iteration {it} ({m:.2})")
+                }
+            };
             lines.push(format!(
-                "Branches: {rname}'s residual branches end {small} (median ‖F(x)‖ / ‖x‖ {b:.2}; {a:.2} at initialisation)."
+                "Branches: {rname}'s residual branches end {small} (median ‖F(x)‖ / ‖x‖ {b:.2}; {a:.2} at initialisation{path})."
             ));
         }
     }
@@ -339,7 +364,7 @@ pub fn figures(nets: &[Net]) -> Vec<Figure> {
                 points: pts(|b| b.end),
             });
         }
-        let panels = vec![Panel {
+        let mut panels = vec![Panel {
             title: "residual branch against its shortcut".into(),
             x_desc: "block (network order)".into(),
             y_desc: "‖F(x)‖ / ‖x‖ (log)".into(),
@@ -348,6 +373,29 @@ pub fn figures(nets: &[Net]) -> Vec<Figure> {
             legend: Corner::UpperRight,
             lines: ls,
         }];
+        // Through training, for nets that recorded it (a figure without is drawn as before).
+        let during: Vec<Line> = residual
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| !n.over_training.is_empty())
+            .map(|(k, n)| Line {
+                label: name(&n.run),
+                color: k,
+                dashed: false,
+                points: medians(&n.over_training).iter().map(|&(m, it)| (it as f64, m)).collect(),
+            })
+            .collect();
+        if !during.is_empty() {
+            panels.push(Panel {
+                title: "median over blocks, through training".into(),
+                x_desc: "iteration".into(),
+                y_desc: "median ‖F(x)‖ / ‖x‖ (log)".into(),
+                y: (1e-2, 1e1),
+                log_y: true,
+                legend: Corner::UpperRight,
+                lines: during,
+            });
+        }
         out.push((
             "explain_branches.png".into(),
             Box::new(move |p: &Path| {

@@ -4,8 +4,9 @@
 
 use crate::config::Config;
 use crate::data::Split;
-use crate::explain::{self, Batches, Branch, Explained, landscape, lesions, shattered};
+use crate::explain::{Batches, Branch, Explained, landscape, lesions, shattered};
 use crate::learner::Learner;
+use crate::measure;
 use crate::plan::{self, Run};
 use crate::progress::Progress;
 use crate::record::{self, explain::ExplainInfo};
@@ -110,12 +111,12 @@ pub fn measure(
     timed("shattered", t);
 
     let t = Instant::now();
-    let end = explain::branch_ratios(vs, net, &test);
+    let end = measure::branch_ratios(vs, net, &test.xs);
     let branches = if end.is_empty() {
         vec![]
     } else {
         let init = Learner::new(&fp32(cfg), run, device, Kind::Float);
-        let start = explain::branch_ratios(&init.vs, &init.net, &test);
+        let start = measure::branch_ratios(&init.vs, &init.net, &test.xs);
         (0..start.len()).map(|k| Branch { block: k as u32, init: start[k], end: end[k] }).collect()
     };
     timed("branches", t);
