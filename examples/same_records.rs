@@ -1,6 +1,7 @@
 //! `cargo run --example same_records -- A B`: do two results folders of one experiment hold the same
 //! records? Every run's curves.parquet and layer_responses.parquet must be equal, timing columns
-//! aside, and every run.yaml must say the same status. scripts/slurm-test uses it to compare runs
+//! aside, its gradient_norms.parquet and branch_ratios.parquet too where either folder has one,
+//! and every run.yaml must say the same status. scripts/slurm-test uses it to compare runs
 //! trained by Slurm array tasks (one of them requeued mid-run) with the same sweep trained locally
 //! in one process. Prints each difference and exits non-zero when there is one.
 
@@ -30,8 +31,15 @@ fn main() -> Result<()> {
     }
     let mut differences = Vec::new();
     for run in &runs_a {
-        for file in ["curves.parquet", "layer_responses.parquet"] {
-            let (x, y) = (frame(&a.join(run).join(file))?, frame(&b.join(run).join(file))?);
+        for file in
+            ["curves.parquet", "layer_responses.parquet", "gradient_norms.parquet", "branch_ratios.parquet"]
+        {
+            let (pa, pb) = (a.join(run).join(file), b.join(run).join(file));
+            let required = file == "curves.parquet" || file == "layer_responses.parquet";
+            if !required && !pa.exists() && !pb.exists() {
+                continue;
+            }
+            let (x, y) = (frame(&pa)?, frame(&pb)?);
             if let Some(what) = difference(&x, &y) {
                 differences.push(format!("{run}/{file}: {what}"));
             }
@@ -44,7 +52,10 @@ fn main() -> Result<()> {
     if !differences.is_empty() {
         bail!("{}", differences.join("\n"));
     }
-    println!("same records: {} runs (curves, layer responses, status; timing columns aside)", runs_a.len());
+    println!(
+        "same records: {} runs (curves, layer responses, gradient norms, branch ratios, status; timing columns aside)",
+        runs_a.len()
+    );
     Ok(())
 }
 
