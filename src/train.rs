@@ -143,13 +143,15 @@ pub fn train_lockstep(
     // evaluation.
     let probe = cfg.gradient_norms.then(|| probe_batch(&members[0].learner, split, batch));
     // Branch ratios: residual members, on fixed evaluation images, from the start or not at all.
-    let branch_xs =
-        cfg.branch_ratios.then(|| branch_batches(&members[0].learner, split, cfg.explain.test_images));
     for m in &mut members {
-        m.branches = branch_xs.is_some()
+        m.branches = cfg.branch_ratios
             && m.run.arch == Arch::Residual
             && (iteration == 0 || !m.state.branches.is_empty());
     }
+    let branch_xs = members
+        .iter()
+        .any(|m| m.branches)
+        .then(|| branch_batches(&members[0].learner, split, cfg.explain.test_images));
     if iteration == 0 {
         probe_gradients(&mut members, probe.as_ref(), 0, 0);
         for m in members.iter_mut().filter(|m| m.branches) {
