@@ -13,6 +13,16 @@ use std::path::{Path, PathBuf};
 /// Columns that measure the machine, not the training.
 const TIMING: [&str; 2] = ["elapsed_s", "images_per_s"];
 
+/// Each run's record files, and whether every run must have it. The others are compared where
+/// either folder has one: gradient norms when the config asks for them, branch ratios for
+/// residual nets.
+const FILES: [(&str, bool); 4] = [
+    ("curves.parquet", true),
+    ("layer_responses.parquet", true),
+    ("gradient_norms.parquet", false),
+    ("branch_ratios.parquet", false),
+];
+
 fn main() -> Result<()> {
     let args: Vec<PathBuf> = std::env::args_os().skip(1).map(PathBuf::from).collect();
     let [a, b] = args.as_slice() else {
@@ -31,11 +41,8 @@ fn main() -> Result<()> {
     }
     let mut differences = Vec::new();
     for run in &runs_a {
-        for file in
-            ["curves.parquet", "layer_responses.parquet", "gradient_norms.parquet", "branch_ratios.parquet"]
-        {
+        for (file, required) in FILES {
             let (pa, pb) = (a.join(run).join(file), b.join(run).join(file));
-            let required = file == "curves.parquet" || file == "layer_responses.parquet";
             if !required && !pa.exists() && !pb.exists() {
                 continue;
             }
